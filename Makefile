@@ -1,0 +1,73 @@
+# Two entry points (see README.md): `make demo` and `make test`.
+# Everything else is a step they call; each step is idempotent.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+DEMO_VERSION ?= 1.0.0
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup host venv collection-link releases lab-up lab-down \
+        test-unit lint sanity test-integration molecule build-check clean
+
+demo: setup lab-up  ## converge the lab to the demo service and say where to look
+	ansible-playbook playbooks/site.yml -e service_version=$(DEMO_VERSION)
+	@echo
+	@echo "Demo service v$(DEMO_VERSION) is answering through HAProxy:"
+	@curl -fsS http://10.89.77.10/ && echo
+	@echo "  app through the LB : curl http://10.89.77.10/"
+	@echo "  HAProxy stats      : http://10.89.77.10:8404/stats"
+	@echo "  Prometheus targets : http://10.89.77.10:9090/targets"
+	@echo "  a lab host         : bash lab/lab.sh ssh app1"
+
+test: setup lint test-unit build-check test-integration molecule  ## everything CI runs
+
+setup: host venv collection-link releases
+
+host:  ## podman, runc, mmdebstrap and containers.conf (root)
+	bash lab/setup-host.sh
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+collection-link:  ## make the repository importable as fleetops.lifecycle
+	mkdir -p .build/collections/ansible_collections/fleetops
+	ln -sfn ../../../.. .build/collections/ansible_collections/fleetops/lifecycle
+
+releases:  ## demo service release artifacts into dist/
+	bash examples/demo_service/build_all.sh dist
+
+lab-up:
+	bash lab/lab.sh up
+
+lab-down:
+	bash lab/lab.sh down
+
+test-unit: venv collection-link  ## the fast loop: pure logic, plugins, demo service
+	cd .build/collections/ansible_collections/fleetops/lifecycle && \
+	  $(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+lint: venv collection-link
+	$(BIN)/yamllint -s .
+	$(BIN)/ruff check .
+	$(BIN)/ansible-lint --profile production -q
+	bash tests/sanity.sh
+
+build-check: venv  ## the collection builds, installs and its plugins document themselves
+	bash tests/build_check.sh
+
+test-integration: setup lab-up
+	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+molecule: setup
+	bash lab/lab.sh image
+	cd molecule/.. && $(BIN)/molecule test -s default
+
+clean: lab-down
+	rm -rf .build dist

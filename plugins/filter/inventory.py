@@ -44,7 +44,7 @@ def _host_address(host_vars, host_name):
         # hostvars entries are lazy mappings: read only the keys needed.
         return host_address(host_vars, host_name)
     except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("host_address: %s" % exc)
+        raise AnsibleFilterError("host_address: %s" % exc) from exc
 
 
 class FilterModule(object):

@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# fleetops lab: real Debian bookworm test hosts on this machine, as podman
+# containers with systemd as PID 1 and sshd, on a fixed network
+# (docs/architecture.md is the contract for names and addresses).
+#
+#   lab.sh image [--force]     build (or reuse) the host image
+#   lab.sh up   [--hosts "..."] start hosts (default: lb1 app1 app2 app3), wait for ssh + systemd
+#   lab.sh down [--hosts "..."] remove hosts (all lab containers and the network without --hosts)
+#   lab.sh status              list lab containers, addresses, state
+#   lab.sh ssh HOST [CMD...]   ssh into a host as root with the lab key
+#
+# Run as root. Prepare a fresh machine once with: bash lab/setup-host.sh
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STATE_DIR=$LAB_DIR/.state
+KEY=$STATE_DIR/id_ed25519
+AUTH_KEYS=$STATE_DIR/authorized_keys
+
+IMAGE_REPO=localhost/fleetops-lab
+NETWORK=fleetops-lab
+SUBNET=10.89.77.0/24
+GATEWAY=10.89.77.1
+DEFAULT_HOSTS="lb1 app1 app2 app3"
+UP_TIMEOUT=${LAB_UP_TIMEOUT:-60}   # seconds for all hosts to answer over ssh
+
+SSH_OPTS=(-i "$KEY" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+          -o BatchMode=yes -o ConnectTimeout=2 -o LogLevel=ERROR)
+
+# SUITE, MIRROR, SECURITY_MIRROR, PACKAGES, DPKG_EXCLUDES, DPKG_INCLUDES
+# shellcheck source=image.recipe
+source "$LAB_DIR/image.recipe"
+
+log()  { printf '[lab] %s\n' "$*"; }
+warn() { printf '[lab] WARNING: %s\n' "$*" >&2; }
+die()  { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+preflight() {
+    [[ $(id -u) -eq 0 ]] || die "must run as root (the lab uses rootful podman)"
+    command -v podman >/dev/null || die "podman is not installed: run 'bash lab/setup-host.sh' as root first"
+    command -v ssh >/dev/null || die "ssh is not installed: run 'bash lab/setup-host.sh' as root first"
+    mkdir -p "$STATE_DIR"
+    chmod 0700 "$STATE_DIR"
+    # One lab operation at a time (a second `up` waits for a running build).
+    exec 9>"$STATE_DIR/.lock"
+    flock -w 900 9 || die "another lab.sh is still running (lock $STATE_DIR/.lock)"
+}
+
+# ---------------------------------------------------------------- hosts
+
+host_addr() {
+    case $1 in
+        lb1)  echo 10.89.77.10 ;;
+        app1) echo 10.89.77.11 ;;
+        app2) echo 10.89.77.12 ;;
+        app3) echo 10.89.77.13 ;;
+        spare[1-9]) echo "10.89.77.2${1#spare}" ;;
+        *) return 1 ;;
+    esac
+}
+
+# "--hosts 'a b'" or "--hosts a,b" -> HOSTS array, validated.
+parse_hosts() {
+    local spec=$DEFAULT_HOSTS h
+    HOSTS_GIVEN=0
+    while (($#)); do
+        case $1 in
+            --hosts) [[ $# -ge 2 ]] || die "--hosts needs a value"; spec=$2; HOSTS_GIVEN=1; shift 2 ;;
+            --hosts=*) spec=${1#--hosts=}; HOSTS_GIVEN=1; shift ;;
+            *) die "unknown argument '$1'" ;;
+        esac
+    done
+    read -r -a HOSTS <<<"${spec//,/ }"
+    ((${#HOSTS[@]})) || die "--hosts is empty"
+    for h in "${HOSTS[@]}"; do
+        host_addr "$h" >/dev/null || die "unknown host '$h' (known: lb1 app1 app2 app3 spare1..spare9)"
+    done
+}
+
+# ---------------------------------------------------------------- image
+
+# Writes the root filesystem tarball. Its text is part of the image hash.
+build_rootfs() {
+    local out=$1 opts=() p
+    for p in "${DPKG_EXCLUDES[@]}"; do opts+=(--dpkgopt="path-exclude=$p"); done
+    for p in "${DPKG_INCLUDES[@]}"; do opts+=(--dpkgopt="path-include=$p"); done
+    mmdebstrap --variant=minbase --mode=root --format=tar \
+        --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+        "${opts[@]}" \
+        --customize-hook="sh '$LAB_DIR/image-customize.sh' \"\$1\"" \
+        "$SUITE" "$out" \
+        "deb $MIRROR $SUITE main" \
+        "deb $MIRROR $SUITE-updates main" \
+        "deb $SECURITY_MIRROR $SUITE-security main"
+}
+
+recipe_hash() {
+    { cat "$LAB_DIR/image.recipe" "$LAB_DIR/image-customize.sh"; declare -f build_rootfs; } \
+        | sha256sum | cut -c1-12
+}
+
+image_tag() { echo "$IMAGE_REPO:$SUITE-$(recipe_hash)"; }
+
+# Only an image whose import finished carries the label (it is set by the
+# import itself), so a half-built image is never reused.
+image_complete() {
+    [[ $(podman image inspect --format '{{index .Labels "fleetops.complete"}}' "$1" 2>/dev/null) == 1 ]]
+}
+
+# Drop older lab images no container uses any more (podman refuses the others).
+prune_old_images() {
+    local keep=$1 ref
+    while read -r ref; do
+        [[ $ref == "$keep" || $ref == "$IMAGE_REPO:latest" ]] && continue
+        podman rmi "$ref" >/dev/null 2>&1 || true
+    done < <(podman images --filter "reference=$IMAGE_REPO" --format '{{.Repository}}:{{.Tag}}')
+}
+
+# Sets IMAGE (tag) and IMAGE_ID; builds when no complete image exists.
+ensure_image() {
+    local force=${1:-0} start build_dir
+    IMAGE=$(image_tag)
+    if ((!force)) && image_complete "$IMAGE"; then
+        IMAGE_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+        [[ $(podman image inspect --format '{{.Id}}' "$IMAGE_REPO:latest" 2>/dev/null) == "$IMAGE_ID" ]] \
+            || podman tag "$IMAGE" "$IMAGE_REPO:latest"
+        return
+    fi
+    command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: run 'bash lab/setup-host.sh' as root first"
+    log "building $IMAGE (mmdebstrap $SUITE, ${#PACKAGES[@]} packages + deps; takes 1-3 min)"
+    start=$EPOCHREALTIME
+    podman rmi "$IMAGE" >/dev/null 2>&1 || true   # an unlabelled leftover of the same tag
+    build_dir=$(mktemp -d /var/tmp/fleetops-lab-build.XXXXXX)
+    # shellcheck disable=SC2064  # expand now: build_dir is local
+    trap "rm -rf '$build_dir'" EXIT
+    build_rootfs "$build_dir/rootfs.tar" >"$build_dir/mmdebstrap.log" 2>&1 || {
+        tail -n 30 "$build_dir/mmdebstrap.log" >&2
+        die "mmdebstrap failed (last lines above)"
+    }
+    podman import --quiet \
+        --change 'CMD ["/sbin/init"]' \
+        --change 'STOPSIGNAL SIGRTMIN+3' \
+        --change "LABEL fleetops.recipe=$(recipe_hash)" \
+        --change 'LABEL fleetops.complete=1' \
+        --message "fleetops lab host image ($SUITE)" \
+        "$build_dir/rootfs.tar" "$IMAGE" >/dev/null
+    rm -rf "$build_dir"
+    trap - EXIT
+    podman tag "$IMAGE" "$IMAGE_REPO:latest"
+    IMAGE_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+    prune_old_images "$IMAGE"
+    log "built $IMAGE ($(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }')) in $(since "$start") s"
+}
+
+cmd_image() {
+    local force=0
+    case ${1:-} in
+        "") ;;
+        --force) force=1 ;;
+        *) die "usage: lab.sh image [--force]" ;;
+    esac
+    preflight
+    ensure_image "$force"
+    log "image $IMAGE ready (also $IMAGE_REPO:latest)"
+}
+
+# ---------------------------------------------------------------- network, key
+
+# The network must have exactly the contract's subnet and gateway (and DNS, so
+# hosts resolve each other by name); anything else left from earlier runs goes.
+ensure_network() {
+    local want="$SUBNET $GATEWAY true" have
+    if have=$(podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{.Gateway}} {{end}}{{.DNSEnabled}}' \
+              "$NETWORK" 2>/dev/null); then
+        [[ $have == "$want" ]] && return
+        log "network $NETWORK is '$have', want '$want': recreating"
+        podman network rm -f "$NETWORK" >/dev/null
+    fi
+    podman network create --subnet "$SUBNET" --gateway "$GATEWAY" --label fleetops.lab=1 \
+        "$NETWORK" >/dev/null \
+        || die "cannot create network $NETWORK ($SUBNET); is the subnet used by another podman network? (podman network ls)"
+    log "network $NETWORK $SUBNET created"
+}
+
+ensure_key() {
+    if [[ ! -s $KEY || ! -s $KEY.pub ]]; then
+        rm -f "$KEY" "$KEY.pub"
+        ssh-keygen -q -t ed25519 -N '' -C fleetops-lab -f "$KEY"
+        log "ssh key $KEY created"
+    fi
+    # Rewrite in place: running hosts bind-mount this very inode.
+    cmp -s "$KEY.pub" "$AUTH_KEYS" 2>/dev/null || cat "$KEY.pub" >"$AUTH_KEYS"
+    chmod 0644 "$AUTH_KEYS"
+}
+
+# ---------------------------------------------------------------- containers
+
+# What a host container must look like; a running container with the same
+# spec label is kept, anything else is replaced.
+host_spec() {
+    local host=$1
+    printf '%s\n' "$IMAGE_ID" "$host" "$(host_addr "$host")" "$AUTH_KEYS" "$(cat "$KEY.pub")" \
+        "run-options-v1" | sha256sum | cut -c1-16
+}
+
+start_host() {
+    local host=$1 spec=$2 addr
+    addr=$(host_addr "$host")
+    podman rm -f -t 0 --ignore "fleetops-$host" >/dev/null
+    podman run -d --quiet \
+        --name "fleetops-$host" --hostname "$host" \
+        --network "$NETWORK" --ip "$addr" --network-alias "$host" \
+        --systemd=always --cap-add SYS_ADMIN --cap-add NET_RAW \
+        --label fleetops.lab=1 --label "fleetops.host=$host" --label "fleetops.spec=$spec" \
+        -v "$AUTH_KEYS:/root/.ssh/authorized_keys:ro" \
+        "$IMAGE" /sbin/init >/dev/null \
+        || die "podman run failed for $host (if it is a ulimit/cgroup error: run 'bash lab/setup-host.sh')"
+}
+
+# Waits until HOST answers over ssh and systemd finished booting. Prints one
+# status line; exit 0 running, 1 timeout/error, 2 degraded.
+probe_host() {
+    local host=$1 addr=$2 deadline=$3 out rc left
+    while :; do
+        left=$(awk -v d="$deadline" -v n="$EPOCHREALTIME" 'BEGIN { l = d - n; printf "%d", (l > 0 ? l + 1 : 0) }')
+        if ((left <= 0)); then
+            echo "not ready after ${UP_TIMEOUT}s (last: ${out:-no answer}); see: podman logs fleetops-$host"
+            return 1
+        fi
+        rc=0
+        out=$(ssh "${SSH_OPTS[@]}" "root@$addr" "timeout $left systemctl is-system-running --wait" 2>&1) || rc=$?
+        out=${out//$'\n'/ }
+        case $out in
+            running) echo running; return 0 ;;
+            degraded)
+                echo "degraded; failed units: $(ssh "${SSH_OPTS[@]}" "root@$addr" \
+                    'systemctl --failed --no-legend --plain | cut -d" " -f1 | xargs')"
+                return 2 ;;
+        esac
+        ((rc == 255)) && sleep 0.3   # no ssh yet: the host is still booting
+    done
+}
+
+# Probes all hosts in parallel; fails naming every host that is not ready.
+wait_ready() {
+    local deadline host failed=0 rc
+    local -A pids=()
+    local tmp
+    deadline=$(awk -v n="$EPOCHREALTIME" -v t="$UP_TIMEOUT" 'BEGIN { printf "%.3f", n + t }')
+    tmp=$(mktemp -d)
+    for host in "${HOSTS[@]}"; do
+        probe_host "$host" "$(host_addr "$host")" "$deadline" >"$tmp/$host" &
+        pids[$host]=$!
+    done
+    for host in "${HOSTS[@]}"; do
+        rc=0
+        wait "${pids[$host]}" || rc=$?
+        case $rc in
+            0) ;;
+            2) if [[ " ${FRESH[*]} " == *" $host "* ]]; then
+                   printf '[lab] ERROR: %s (%s) booted %s\n' "$host" "$(host_addr "$host")" "$(cat "$tmp/$host")" >&2
+                   failed=1
+               else
+                   warn "$host is $(cat "$tmp/$host")"
+               fi ;;
+            *) printf '[lab] ERROR: %s (%s) %s\n' "$host" "$(host_addr "$host")" "$(cat "$tmp/$host")" >&2
+               failed=1 ;;
+        esac
+    done
+    rm -rf "$tmp"
+    ((!failed)) || die "lab is not ready"
+}
+
+cmd_up() {
+    local start host spec state have_spec kept=()
+    local -A running=()
+    parse_hosts "$@"
+    preflight
+    start=$EPOCHREALTIME
+    ensure_image
+    ensure_network
+    ensure_key
+    # name -> "state spec" of every lab container, in one podman call
+    while read -r host state have_spec; do
+        running[$host]="$state $have_spec"
+    done < <(podman ps -a --filter label=fleetops.lab=1 \
+                 --format '{{.Names}} {{.State}} {{index .Labels "fleetops.spec"}}')
+    FRESH=()
+    for host in "${HOSTS[@]}"; do
+        spec=$(host_spec "$host")
+        if [[ ${running[fleetops-$host]:-} == "running $spec" ]]; then
+            kept+=("$host")
+            continue
+        fi
+        [[ -n ${running[fleetops-$host]:-} ]] \
+            && log "replacing fleetops-$host (${running[fleetops-$host]%% *} or out of date)"
+        start_host "$host" "$spec"
+        FRESH+=("$host")
+    done
+    ((${#FRESH[@]} == 0)) || log "started: ${FRESH[*]}"
+    ((${#kept[@]} == 0)) || log "already up: ${kept[*]}"
+    wait_ready
+    log "up: ${HOSTS[*]} ready over ssh in $(since "$start") s (image $IMAGE)"
+}
+
+cmd_down() {
+    local start ids=() host
+    parse_hosts "$@"
+    preflight
+    start=$EPOCHREALTIME
+    if ((HOSTS_GIVEN)); then
+        for host in "${HOSTS[@]}"; do ids+=("fleetops-$host"); done
+        podman rm -f -t 2 --ignore "${ids[@]}" >/dev/null
+        # The network goes with the last lab host.
+        [[ -n $(podman ps -aq --filter label=fleetops.lab=1) ]] \
+            || podman network rm -f "$NETWORK" >/dev/null 2>&1 || true
+        log "down: ${HOSTS[*]} removed in $(since "$start") s"
+        return
+    fi
+    mapfile -t ids < <(podman ps -aq --filter label=fleetops.lab=1)
+    ((${#ids[@]} == 0)) || podman rm -f -t 2 "${ids[@]}" >/dev/null
+    # -f also removes any other container still attached to the network.
+    if podman network exists "$NETWORK"; then
+        podman network rm -f "$NETWORK" >/dev/null
+    fi
+    log "down: ${#ids[@]} container(s) and network $NETWORK removed in $(since "$start") s"
+}
+
+cmd_status() {
+    local names
+    preflight
+    IMAGE=$(image_tag)
+    if image_complete "$IMAGE"; then log "image:   $IMAGE (complete)"; else log "image:   $IMAGE (not built)"; fi
+    if podman network exists "$NETWORK"; then log "network: $NETWORK $SUBNET"; else log "network: $NETWORK (absent)"; fi
+    mapfile -t names < <(podman ps -a --filter label=fleetops.lab=1 --format '{{.Names}}' | sort)
+    if ((${#names[@]} == 0)); then
+        log "no lab containers"
+        return
+    fi
+    printf '%-16s %-8s %-13s %-9s %s\n' CONTAINER HOST ADDRESS STATE IMAGE
+    podman container inspect --format \
+        '{{.Name}} {{.Config.Hostname}} {{with index .NetworkSettings.Networks "fleetops-lab"}}{{.IPAddress}}{{else}}-{{end}} {{.State.Status}} {{.ImageName}}' \
+        "${names[@]}" | while read -r name host addr state image; do
+            printf '%-16s %-8s %-13s %-9s %s\n' "$name" "$host" "$addr" "$state" "$image"
+        done
+}
+
+cmd_ssh() {
+    local host=${1:-} addr
+    [[ -n $host ]] || die "usage: lab.sh ssh HOST [CMD...]"
+    shift
+    addr=$(host_addr "$host") || die "unknown host '$host'"
+    [[ -r $KEY ]] || die "no lab key at $KEY: run 'lab.sh up' first"
+    exec ssh "${SSH_OPTS[@]}" "root@$addr" "$@"
+}
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+main() {
+    local cmd=${1:-help}
+    (($#)) && shift
+    case $cmd in
+        image)  cmd_image "$@" ;;
+        up)     cmd_up "$@" ;;
+        down)   cmd_down "$@" ;;
+        status) cmd_status "$@" ;;
+        ssh)    cmd_ssh "$@" ;;
+        help|-h|--help) usage ;;
+        *) usage >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The collection builds, installs with ansible-galaxy, and ansible-doc renders every
+# plugin from the installed copy (not from the work tree).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${VENV_BIN:-$PWD/.venv/bin}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$bin/ansible-galaxy" collection build --force --output-path "$out" >/dev/null
+tarball=$(ls "$out"/fleetops-lifecycle-*.tar.gz)
+echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+# Nothing from the lab, tests or virtualenv may leak into the tarball.
+if tar -tzf "$tarball" | grep -E '^(\./)?(\.venv|\.build|\.ansible|lab|tests|bench|molecule|dist)/' ; then
+  echo "build_check: the tarball holds files that build_ignore should keep out" >&2
+  exit 1
+fi
+
+# Run from the scratch dir so the repository's ansible.cfg (and its collection link)
+# cannot be what makes the plugins visible.
+unset ANSIBLE_CONFIG
+export ANSIBLE_COLLECTIONS_PATH="$out/installed"
+cd "$out"
+"$bin/ansible-galaxy" collection install --offline --no-deps -p "$out/installed" "$tarball" >/dev/null
+rendered=0
+for kind in module filter callback; do
+  names=$("$bin/ansible-doc" -t "$kind" -l fleetops.lifecycle 2>/dev/null | awk '{print $1}' | grep '^fleetops\.lifecycle\.' || true)
+  for name in $names; do
+    "$bin/ansible-doc" -t "$kind" "$name" >/dev/null
+    rendered=$((rendered + 1))
+  done
+done
+"$bin/ansible-doc" -t role -l fleetops.lifecycle >/dev/null
+echo "installed into $out/installed; ansible-doc rendered $rendered plugins and the role specs"

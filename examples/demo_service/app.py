@@ -300,7 +300,7 @@ def _copy_database(source, target):
             # A single self-contained file: no -wal sidecar to forget when copying it.
             dst.execute("PRAGMA journal_mode = DELETE")
             if dst.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise FatalError(f"backup {target} failed its integrity check")
+                raise sqlite3.DatabaseError("the copy failed its integrity check")
             return dst.execute(ROWS_QUERY).fetchall()
         finally:
             dst.close()
@@ -410,10 +410,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._dispatch("POST")
 
-    def log_message(self, format, *args):  # noqa: A002 - signature from BaseHTTPRequestHandler
+    def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
 
-    def log_error(self, format, *args):  # noqa: A002
+    def log_error(self, format, *args):
         log.info("%s %s", self.address_string(), format % args)
 
     def _dispatch(self, method):
@@ -549,6 +549,13 @@ class Server(ThreadingHTTPServer):
                 self._inflight -= 1
                 self._idle.notify_all()
 
+    def handle_error(self, request, client_address):
+        # Through the redacting logger rather than socketserver's raw traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address[0])
+        else:
+            log.exception("error while handling a request from %s", client_address[0])
+
     def wait_idle(self, timeout):
         """Waits until no request is in flight; returns how many still are."""
         with self._idle:
@@ -602,9 +609,10 @@ def serve(args, config):
     if release.fail_start:
         log.error("release %s has faults.fail_start set: refusing to start", release.version)
         return EXIT_FAIL_START
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    # Blocked before any thread starts, so every thread inherits the mask and the main
+    # thread collects the signal with sigwait: no handler racing the running code.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     if not token:
         log.warning("DEMO_API_TOKEN is not set: POST /workflows will answer 401")
     store = Store(config.state_dir / DB_NAME)
@@ -615,7 +623,8 @@ def serve(args, config):
         raise FatalError(f"cannot listen on {config.listen} port {port}: {exc.strerror}") from None
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log.info("%s %s (slot %s) listening on %s port %d", NAME, release.version, args.slot, config.listen, port)
-    stop.wait()
+    received = signal.sigwait(stop_signals)
+    log.info("received %s", signal.Signals(received).name)
     shut_down(server, app, config.drain_seconds)
     return 0
 

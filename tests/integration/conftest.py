@@ -1,0 +1,143 @@
+"""Integration tests: playbooks run through ansible-runner against the podman lab.
+
+One lab serves the whole session. A lab that cannot start fails the session loudly;
+these tests never skip.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import ansible_runner
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
+LAB_KEY = REPO / "lab" / ".state" / "id_ed25519"
+LB_ADDRESS = "10.89.77.10"
+APP_HOSTS = {"app1": "10.89.77.11", "app2": "10.89.77.12", "app3": "10.89.77.13"}
+BASE_VERSION = "1.0.0"
+
+
+class PlaybookResult:
+    """What a playbook run left behind: status, per-host stats and every event."""
+
+    def __init__(self, runner):
+        self.rc = runner.rc
+        self.status = runner.status
+        self.stats = runner.stats or {}
+        self.events = list(runner.events)
+        self.stdout = runner.stdout.read()
+
+    def changed(self):
+        return sum(self.stats.get("changed", {}).values())
+
+    def changed_tasks(self):
+        return [
+            "%s: %s" % (e["event_data"].get("host"), e["event_data"].get("task"))
+            for e in self.events
+            if e["event"] == "runner_on_ok" and e["event_data"].get("res", {}).get("changed")
+        ]
+
+    def failure_messages(self):
+        return [
+            e["event_data"]["res"].get("msg", "")
+            for e in self.events
+            if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")
+        ]
+
+
+def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None):
+    cmdline = ["--diff"]
+    if check:
+        cmdline.append("--check")
+    if limit:
+        cmdline += ["--limit", limit]
+    private = tmp_path or Path(os.environ.get("TMPDIR", "/tmp")) / "fleetops-runner"
+    runner = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(REPO / "playbooks" / name),
+        inventory=str(INVENTORY),
+        extravars=extravars or {},
+        cmdline=" ".join(cmdline),
+        envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        quiet=True,
+        rotate_artifacts=2,
+    )
+    return PlaybookResult(runner)
+
+
+def lab_host(name):
+    address = LB_ADDRESS if name == "lb1" else APP_HOSTS[name]
+    return testinfra.get_host(
+        "ssh://root@%s" % address,
+        ssh_identity_file=str(LAB_KEY),
+        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+    )
+
+
+def http_get(url, timeout=5):
+    """GET a URL; return (status, body). HTTP errors are results, not exceptions."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Traffic:
+    """Steady background requests through HAProxy, counting every failed one."""
+
+    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.02):
+        self.url, self.interval = url, interval
+        self.ok = 0
+        self.failed = []
+        self.versions = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                status, body = http_get(self.url, timeout=5)
+            except OSError as exc:
+                status, body = None, str(exc)
+            if status == 200:
+                self.ok += 1
+                version = json.loads(body).get("version")
+                self.versions[version] = self.versions.get(version, 0) + 1
+            else:
+                self.failed.append((time.time(), status, body[:200]))
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The lab, up. Fails (never skips) when it cannot start."""
+    proc = subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), "up"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.fail("the lab did not start:\n%s\n%s" % (proc.stdout, proc.stderr), pytrace=False)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def converged(lab, tmp_path_factory):
+    """The lab converged to BASE_VERSION by site.yml (the state other tests start from)."""
+    result = run_playbook("site.yml", {"service_version": BASE_VERSION}, tmp_path=tmp_path_factory.mktemp("site"))
+    if result.rc != 0:
+        pytest.fail("site.yml failed: %s\n%s" % (result.failure_messages(), result.stdout[-4000:]), pytrace=False)
+    return result

@@ -85,7 +85,10 @@ build_rootfs() {
     local out=$1 opts=() p
     for p in "${DPKG_EXCLUDES[@]}"; do opts+=(--dpkgopt="path-exclude=$p"); done
     for p in "${DPKG_INCLUDES[@]}"; do opts+=(--dpkgopt="path-include=$p"); done
+    # merged-usr hook: lay out /usr the debootstrap way and install
+    # usr-is-merged, instead of the usrmerge package and ~50 MB of perl.
     mmdebstrap --variant=minbase --mode=root --format=tar \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
         --include="$(IFS=,; echo "${PACKAGES[*]}")" \
         "${opts[@]}" \
         --customize-hook="sh '$LAB_DIR/image-customize.sh' \"\$1\"" \

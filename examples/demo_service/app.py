@@ -348,7 +348,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        build = Gauge("demo_build_info", "Running release and slot; always 1.", ["version", "slot"], registry=self.registry)
+        build = Gauge(
+            "demo_build_info", "Running release and slot; always 1.", ["version", "slot"], registry=self.registry
+        )
         build.labels(release.version, slot).set(1)
         workflows = Gauge("demo_workflows", "Rows in the shared workflows table.", registry=self.registry)
         workflows.set_function(lambda: _count_or_nan(store))
@@ -493,7 +495,11 @@ class Handler(BaseHTTPRequestHandler):
     def _authorized(self, token):
         scheme, _, presented = self.headers.get("Authorization", "").partition(" ")
         # compare_digest: no timing side channel on the token.
-        return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+        return (
+            bool(token)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(presented.strip().encode(), token.encode())
+        )
 
     def _read_name(self):
         try:
@@ -508,7 +514,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(400, "body is not valid JSON") from None
         name = body.get("name") if isinstance(body, dict) else None
         if not (isinstance(name, str) and name.strip() and len(name) <= MAX_NAME_CHARS):
-            raise HTTPError(400, f"expected {{\"name\": <non-empty string of at most {MAX_NAME_CHARS} characters>}}")
+            raise HTTPError(400, f'expected {{"name": <non-empty string of at most {MAX_NAME_CHARS} characters>}}')
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:

@@ -48,7 +48,7 @@ def _percent(value):
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        return Fraction(repr(value))
+        return Fraction(repr(float(value)))
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("%"):

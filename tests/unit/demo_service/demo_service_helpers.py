@@ -16,6 +16,9 @@ APP = DEMO_DIR / "app.py"
 BUILD_RELEASE = DEMO_DIR / "build_release.py"
 TOKEN = "t0k3n-7f2a9c-never-log-me"
 START_TIMEOUT = 10
+HTTP_TIMEOUT = 10
+CLI_TIMEOUT = 20
+STOP_TIMEOUT = 15
 
 
 class Response:
@@ -39,9 +42,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=10):
+def http_request(port, method, path, body=None, headers=None):
     # http.client rather than urllib: no proxy environment, no exceptions for 4xx/5xx.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
@@ -65,24 +68,33 @@ def write_config(path, state_dir, level="debug", extra=""):
     return path
 
 
-def run_cli(*args, env=None, app=APP, timeout=20):
+def merged_env(overrides):
+    """os.environ with overrides applied; a None value removes the variable."""
+    env = {**os.environ, **(overrides or {})}
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def run_cli(*args, env=None, app=APP):
     return subprocess.run(
         [sys.executable, str(app), *map(str, args)],
-        env={**os.environ, **(env or {})},
+        env=merged_env(env),
+        check=False,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=CLI_TIMEOUT,
     )
 
 
 class RunningApp:
-    def __init__(self, proc, port, stderr_path):
+    def __init__(self, proc, port, config, state_dir, stderr_path):
         self.proc = proc
         self.port = port
+        self.config = config
+        self.state_dir = state_dir
         self.stderr_path = stderr_path
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        return http_request(self.port, method, path, body, headers, timeout)
+    def request(self, method, path, body=None, headers=None):
+        return http_request(self.port, method, path, body, headers)
 
     def get(self, path):
         return self.request("GET", path)
@@ -96,9 +108,9 @@ class RunningApp:
     def stderr(self):
         return self.stderr_path.read_text()
 
-    def stop(self, signum=signal.SIGTERM, timeout=15):
+    def stop(self, signum=signal.SIGTERM):
         self.proc.send_signal(signum)
-        return self.proc.wait(timeout)
+        return self.proc.wait(STOP_TIMEOUT)
 
     def wait_healthy(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -120,24 +132,25 @@ class Launcher:
         self.base = base
         self.apps = []
 
-    def start(self, slot="blue", state_dir=None, config_extra="", env=None, wait=True, **release):
+    def start(self, slot="blue", state_dir=None, config_extra="", env=None, release_dir=None, **release):
+        """Starts app.py from release_dir, or from a fresh release with the given faults."""
         name = f"{slot}-{len(self.apps)}"
-        release_dir = write_release(self.base / name / "release", **release)
+        release_dir = release_dir or write_release(self.base / name / "release", **release)
         state_dir = state_dir or self.base / "state"
         state_dir.mkdir(exist_ok=True)
-        config = write_config(self.base / name / "demo.ini", state_dir, extra=config_extra)
+        config = write_config(release_dir.parent / "demo.ini", state_dir, extra=config_extra)
         port = free_port()
-        stderr_path = self.base / name / "stderr.log"
+        stderr_path = release_dir.parent / "stderr.log"
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen(
                 [sys.executable, str(release_dir / "app.py"), "--config", str(config), "--slot", slot],
-                env={**os.environ, "DEMO_PORT": str(port), "DEMO_API_TOKEN": TOKEN, **(env or {})},
+                env=merged_env({"DEMO_PORT": str(port), "DEMO_API_TOKEN": TOKEN, **(env or {})}),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        app = RunningApp(proc, port, stderr_path)
+        app = RunningApp(proc, port, config, state_dir, stderr_path)
         self.apps.append(app)
-        return app.wait_healthy() if wait else app
+        return app.wait_healthy()
 
     def close(self):
         for app in self.apps:

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Canary rollout planning filters; the logic lives in module_utils.rollout.
+
+This file holds several filters, so each one is documented in its own sidecar file
+(``canary_stages.yml``, ``traffic_weights.yml``, ...) next to it, where ansible-doc
+looks for a filter whose plugin file carries no DOCUMENTATION of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout
+
+
+def _wrap(name, func, *args):
+    try:
+        return func(*args)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("%s: %s" % (name, exc))
+
+
+def canary_stages(stages=None):
+    """Validated cumulative traffic targets (default [10, 50, 100])."""
+    return _wrap("canary_stages", rollout.validate_stages, stages)
+
+
+def traffic_weights(target_percent, hosts, max_weight=rollout.HAPROXY_MAX_WEIGHT):
+    """Weights per host: a list for a host count, a host-keyed dict for a host list."""
+    if isinstance(hosts, Sequence) and not isinstance(hosts, (str, bytes)):
+        return _wrap("traffic_weights", rollout.host_weights, target_percent, hosts, max_weight)
+    if isinstance(hosts, Mapping) or isinstance(hosts, (str, bytes)):
+        raise AnsibleFilterError(
+            "traffic_weights: hosts must be a host count or a list of host names, got %r" % (hosts,)
+        )
+    return _wrap("traffic_weights", rollout.traffic_weights, target_percent, hosts, max_weight)
+
+
+def traffic_share(weights):
+    """Realized percent of traffic on the new slot."""
+    return _wrap("traffic_share", rollout.traffic_share, weights)
+
+
+def canary_batches(hosts, stages=None):
+    """Host batches from cumulative traffic targets."""
+    return _wrap("canary_batches", rollout.canary_batches, hosts, stages)
+
+
+def rollout_plan(hosts, stages=None, max_weight=rollout.HAPROXY_MAX_WEIGHT):
+    """Per-stage target, weights, realized share and host batch."""
+    return _wrap("rollout_plan", rollout.plan_rollout, hosts, stages, max_weight)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "canary_stages": canary_stages,
+            "traffic_weights": traffic_weights,
+            "traffic_share": traffic_share,
+            "canary_batches": canary_batches,
+            "rollout_plan": rollout_plan,
+        }

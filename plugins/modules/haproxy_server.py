@@ -1,0 +1,252 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: haproxy_server
+short_description: Set weight and admin state of HAProxy backend servers over the runtime API
+version_added: 0.1.0
+description:
+  - Reads C(show stat) from the HAProxy runtime API socket, compares the servers of one
+    backend with the requested weights and states, and sends only the
+    C(set server <backend>/<server> weight|state) commands needed.
+  - Commands are ordered so that the backend never loses its last serving server on the
+    way when the requested state has one. Servers that serve afterwards are raised and
+    made ready first, then weights of servers that keep serving are lowered, then the
+    servers that stop serving are drained, put in maintenance or weighted to 0.
+  - A server serves when its state is C(ready) and its weight is above 0.
+  - After sending, the module reads C(show stat) again and fails if HAProxy does not
+    report the requested weights and states.
+  - Changes made over the runtime API last until HAProxy restarts or reloads without a
+    server-state file; keep the configuration in line for a permanent change.
+author:
+  - fleetops maintainers (@fleetops)
+options:
+  socket:
+    description:
+      - Path of the HAProxy runtime API (stats) socket on the target host.
+      - The socket must be declared with C(level admin).
+    type: path
+    default: /run/haproxy/admin.sock
+  backend:
+    description:
+      - Name of the backend whose servers are changed, as in C(show stat).
+    type: str
+    required: true
+  servers:
+    description:
+      - Mapping of server name to the wanted settings. Servers of the backend that are
+        not named keep their settings. Every named server must exist in the backend.
+      - Each value is a mapping with C(weight), C(state) or both; a key left out keeps
+        its current value.
+      - C(weight) is the absolute user weight, an integer from 0 to 256. Weight 0 keeps
+        the server out of load balancing while it stays C(ready).
+      - C(state) is the administrative state, one of C(ready) (takes traffic),
+        C(drain) (no new traffic except persistent sessions) and C(maint) (no traffic,
+        health checks stopped).
+    type: dict
+    required: true
+  wait_drained:
+    description:
+      - After the changes, wait until every named server that takes no new traffic
+        (state C(drain) or C(maint), or weight 0) has no current sessions.
+      - Fails when O(drain_timeout) passes first. Not done in check mode.
+    type: bool
+    default: false
+  drain_timeout:
+    description:
+      - Seconds to wait for O(wait_drained).
+    type: int
+    default: 30
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports the commands it would send and the states they would give; sends nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Shows weight and state of every server of the backend before and after.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - While a server is operationally C(DOWN) or C(NOLB), HAProxy's C(show stat) does not
+    show its drain flag, so the module reads it as C(ready). Asking for C(drain) on such
+    a server resends the (harmless) drain command and reports a change.
+  - A server that leaves C(maint) becomes C(ready) at once but takes traffic only after
+    its health checks pass. Wait for it to be C(UP) before draining the others when the
+    gap matters.
+seealso:
+  - name: HAProxy management guide, runtime API
+    description: The C(show stat), C(set server) and C(set weight) commands.
+    link: https://docs.haproxy.org/2.6/management.html
+"""
+
+EXAMPLES = r"""
+- name: Canary - send a third of the traffic to the green slot of app1
+  fleetops.lifecycle.haproxy_server:
+    backend: demo
+    servers:
+      app1-green: {weight: 50, state: ready}
+      app1-blue: {weight: 100}
+
+- name: Switch app1 to green and wait for blue to have no sessions left
+  fleetops.lifecycle.haproxy_server:
+    backend: demo
+    servers:
+      app1-green: {weight: 100, state: ready}
+      app1-blue: {state: drain}
+    wait_drained: true
+    drain_timeout: 60
+
+- name: Put app2 in maintenance on a non-default socket
+  fleetops.lifecycle.haproxy_server:
+    socket: /var/run/haproxy/admin.sock
+    backend: demo
+    servers:
+      app2-blue: {state: maint}
+      app2-green: {state: maint}
+"""
+
+RETURN = r"""
+commands:
+  description: Runtime API commands sent, in order (in check mode, those that would be sent).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - set server demo/app1-green weight 100
+    - set server demo/app1-green state ready
+    - set server demo/app1-blue state drain
+servers:
+  description:
+    - Weight and state of every server of the backend after the task (in check mode, as
+      they would be).
+    - After real changes this is read back from HAProxy.
+  returned: success
+  type: dict
+  sample:
+    app1-blue: {weight: 100, state: drain}
+    app1-green: {weight: 100, state: ready}
+drained:
+  description: Current sessions of the servers waited for with O(wait_drained) (all 0).
+  returned: when O(wait_drained=true) and not in check mode
+  type: dict
+  sample:
+    app1-blue: 0
+diff:
+  description: Weight and state of every server of the backend before and after.
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before:
+      description: States before the task.
+      type: dict
+      returned: when diff mode is on
+      sample: {app1-blue: {weight: 100, state: ready}, app1-green: {weight: 0, state: maint}}
+    after:
+      description: States after the task.
+      type: dict
+      returned: when diff mode is on
+      sample: {app1-blue: {weight: 100, state: drain}, app1-green: {weight: 100, state: ready}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import (
+    DEFAULT_SOCKET,
+    DrainTimeout,
+    RuntimeApi,
+    RuntimeApiError,
+    current_servers,
+    drained_candidates,
+    option_view,
+    plan_server_changes,
+    verify_applied,
+    wait_until_drained,
+)
+
+ARGUMENT_SPEC = dict(
+    socket=dict(type="path", default=DEFAULT_SOCKET),
+    backend=dict(type="str", required=True),
+    servers=dict(type="dict", required=True),
+    wait_drained=dict(type="bool", default=False),
+    drain_timeout=dict(type="int", default=30),
+)
+
+
+class ModuleFailure(Exception):
+    """A failure to report with fail_json: a message plus result keys."""
+
+    def __init__(self, msg, **result):
+        super(ModuleFailure, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def _apply(api, commands):
+    sent = []
+    for command in commands:
+        try:
+            api.command(command, expect_empty=True)
+        except RuntimeApiError as exc:
+            raise ModuleFailure(
+                "%s; sent before the failure: %s" % (exc, sent or "nothing"),
+                changed=bool(sent), commands=commands, commands_sent=sent,
+            )
+        sent.append(command)
+
+
+def _read_back(api, backend, expected):
+    """The servers' states as HAProxy reports them; fails unless they are as planned."""
+    rows = api.show_stat()
+    problems = verify_applied(expected, rows, backend)
+    if problems:
+        raise RuntimeApiError("HAProxy did not take the changes: %s" % "; ".join(problems))
+    return option_view(current_servers(rows, backend))
+
+
+def ensure_servers(params, check_mode, diff_mode):
+    """Read, plan, apply (unless check mode), verify, wait; return the result dict."""
+    if params["drain_timeout"] < 0:
+        raise ModuleFailure("drain_timeout: %d must be 0 or more seconds" % params["drain_timeout"])
+    backend = params["backend"]
+    api = RuntimeApi(params["socket"])
+    try:
+        current = current_servers(api.show_stat(), backend)
+        commands, diff = plan_server_changes(current, params["servers"], backend)
+    except (RuntimeApiError, ValueError) as exc:
+        raise ModuleFailure(str(exc))
+    result = dict(changed=bool(commands), commands=commands, servers=option_view(diff["after"]))
+    if diff_mode:
+        result["diff"] = dict(before=option_view(diff["before"]), after=option_view(diff["after"]))
+    if check_mode:
+        return result
+    _apply(api, commands)
+    try:
+        if commands:
+            result["servers"] = _read_back(api, backend, diff["after"])
+        if params["wait_drained"]:
+            names = drained_candidates(diff["after"], params["servers"])
+            result["drained"] = wait_until_drained(api, backend, names, params["drain_timeout"])
+    except DrainTimeout as exc:
+        raise ModuleFailure(str(exc), sessions=exc.sessions, **result)
+    except (RuntimeApiError, ValueError) as exc:
+        raise ModuleFailure(str(exc), **result)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = ensure_servers(module.params, module.check_mode, module._diff)
+    except ModuleFailure as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ def _wrap(name, func, *args):
     try:
         return func(*args)
     except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc))
+        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
 
 
 def canary_stages(stages=None):

@@ -56,7 +56,7 @@ class DrainTimeout(RuntimeApiError):
     """Servers still had sessions when the drain timeout ran out."""
 
     def __init__(self, message, sessions):
-        super(DrainTimeout, self).__init__(message)
+        super().__init__(message)
         self.sessions = sessions
 
 
@@ -305,7 +305,8 @@ def plan_server_changes(current, desired, backend, option="servers"):
     before = dict((name, dict(state)) for name, state in current.items())
     after = dict((name, dict(state)) for name, state in current.items())
     for name in sorted(desired, key=str):
-        after[name].update(_desired_entry(name, desired[name], backend, current, option))
+        entry = _desired_entry(name, desired[name], backend, current, option)
+        after[name].update(entry)
 
     def command(name, key):
         value = after[name][key]
@@ -401,7 +402,7 @@ class RuntimeApi(object):
             sock.connect(self.socket_path)
         except OSError as exc:
             sock.close()
-            raise RuntimeApiError(self._connect_error(exc))
+            raise RuntimeApiError(self._connect_error(exc)) from exc
         return sock
 
     def _connect_error(self, exc):
@@ -444,15 +445,15 @@ class RuntimeApi(object):
                 if not chunk:
                     break
                 chunks.append(chunk)
-        except socket.timeout:
+        except socket.timeout as exc:
             raise RuntimeApiError(
                 "no complete reply from HAProxy runtime API socket %s within %ss to %r"
                 % (self.socket_path, self.timeout, cmd)
-            )
+            ) from exc
         except OSError as exc:
             raise RuntimeApiError(
                 "HAProxy runtime API socket %s failed during %r: %s" % (self.socket_path, cmd, exc)
-            )
+            ) from exc
         finally:
             sock.close()
         reply = b"".join(chunks).decode("utf-8", "replace")
@@ -468,10 +469,12 @@ class RuntimeApi(object):
         try:
             return parse_show_stat(reply)
         except ValueError as exc:
-            raise RuntimeApiError("unexpected reply to 'show stat' on %s: %s" % (self.socket_path, exc))
+            raise RuntimeApiError(
+                "unexpected reply to 'show stat' on %s: %s" % (self.socket_path, exc)
+            ) from exc
 
 
-def wait_until_drained(api, backend, names, timeout, interval=0.5, clock=None, sleep=None):
+def wait_until_drained(api, backend, names, timeout, *, interval=0.5, clock=None, sleep=None):
     """Poll show stat until the named servers have no current sessions.
 
     Returns the last ``{name: sessions}`` (all 0). Raises DrainTimeout, carrying the

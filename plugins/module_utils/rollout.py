@@ -86,13 +86,11 @@ def validate_stages(stages=None):
         return list(DEFAULT_STAGES)
     if isinstance(stages, (str, bytes, Mapping)) or not isinstance(stages, Sequence):
         raise ValueError(
-            "canary_stages must be a list of cumulative traffic percentages such as "
-            "[10, 50, 100], got %r" % (stages,)
+            "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got %r" % (stages,)
         )
     if not stages:
         raise ValueError(
-            "canary_stages must not be empty: give cumulative traffic percentages "
-            "ending at 100, such as [10, 50, 100]"
+            "canary_stages must not be empty: give cumulative traffic percentages ending at 100, such as [10, 50, 100]"
         )
     result = []
     previous = None
@@ -131,11 +129,7 @@ def _validate_host_count(host_count):
 
 
 def _validate_max_weight(max_weight):
-    if (
-        isinstance(max_weight, bool)
-        or not isinstance(max_weight, int)
-        or not 1 <= max_weight <= HAPROXY_MAX_WEIGHT
-    ):
+    if isinstance(max_weight, bool) or not isinstance(max_weight, int) or not 1 <= max_weight <= HAPROXY_MAX_WEIGHT:
         raise ValueError(
             "max_weight must be an integer from 1 to %d (HAProxy's weight range), got %r"
             % (HAPROXY_MAX_WEIGHT, max_weight)
@@ -146,9 +140,7 @@ def _validate_max_weight(max_weight):
 def _validate_target(target_percent):
     target = _percent(target_percent)
     if target is None or target < 0 or target > 100:
-        raise ValueError(
-            "target_percent must be a number from 0 to 100, got %r" % (target_percent,)
-        )
+        raise ValueError("target_percent must be a number from 0 to 100, got %r" % (target_percent,))
     return target
 
 
@@ -161,13 +153,10 @@ def validate_hosts(hosts):
     seen = set()
     for index, host in enumerate(hosts):
         if not isinstance(host, str) or not host:
-            raise ValueError(
-                "hosts[%d] = %r is not a host name (a non-empty string)" % (index, host)
-            )
+            raise ValueError("hosts[%d] = %r is not a host name (a non-empty string)" % (index, host))
         if host in seen:
             raise ValueError(
-                "hosts[%d] = %r appears more than once: every host must be listed "
-                "exactly once" % (index, host)
+                "hosts[%d] = %r appears more than once: every host must be listed exactly once" % (index, host)
             )
         seen.add(host)
     return list(hosts)
@@ -187,6 +176,11 @@ def new_weight_total(target_percent, host_count, max_weight=HAPROXY_MAX_WEIGHT):
     capacity = host_count * max_weight
     total = math.floor(target * capacity / 100 + Fraction(1, 2))
     if 0 < target < 100:
+        if capacity < 2:
+            raise ValueError(
+                "max_weight must be at least 2 to split traffic on a single host, got %r "
+                "(target_percent %r)" % (max_weight, target_percent)
+            )
         total = min(max(total, 1), capacity - 1)
     return total
 
@@ -232,10 +226,7 @@ def host_weights(target_percent, hosts, max_weight=HAPROXY_MAX_WEIGHT):
 
 def _weight(value, where):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= HAPROXY_MAX_WEIGHT:
-        raise ValueError(
-            "%s must be an integer weight from 0 to %d, got %r"
-            % (where, HAPROXY_MAX_WEIGHT, value)
-        )
+        raise ValueError("%s must be an integer weight from 0 to %d, got %r" % (where, HAPROXY_MAX_WEIGHT, value))
     return value
 
 
@@ -253,10 +244,7 @@ def traffic_share(weights):
     elif isinstance(weights, Sequence) and not isinstance(weights, (str, bytes)):
         items = [("weights[%d]" % index, value) for index, value in enumerate(weights)]
     else:
-        raise ValueError(
-            "weights must be a list (or host mapping) of {new, old} weights, got %r"
-            % (weights,)
-        )
+        raise ValueError("weights must be a list (or host mapping) of {new, old} weights, got %r" % (weights,))
     new_total = 0
     all_total = 0
     for where, item in items:

@@ -153,8 +153,6 @@ def _exact(value):
 
 def _interval(lo, hi, lo_open, hi_open):
     if hi is None:
-        if lo is None:
-            return "any number"
         return "%s %s" % ("greater than" if lo_open else "at least", _g(lo))
     if lo is None:
         return "%s %s" % ("less than" if hi_open else "at most", _g(hi))
@@ -165,7 +163,7 @@ def _g(value):
     return "%.6g" % value
 
 
-def validate_threshold(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
+def validate_threshold(name, value, lo=None, hi=None, *, lo_open=False, hi_open=False):
     """Check that ``value`` is a finite number in the given range and return it as float.
 
     ``lo``/``hi`` of ``None`` mean unbounded; ``lo_open``/``hi_open`` exclude the bound.
@@ -181,9 +179,9 @@ def validate_threshold(name, value, lo=None, hi=None, lo_open=False, hi_open=Fal
     if not bad and hi is not None:
         bad = number >= hi if hi_open else number > hi
     if bad:
-        raise ValueError(
-            "%s must be a number %s, got %r" % (name, _interval(lo, hi, lo_open, hi_open), value)
-        )
+        if lo is None and hi is None:
+            raise ValueError("%s must be a finite number, got %r" % (name, value))
+        raise ValueError("%s must be a number %s, got %r" % (name, _interval(lo, hi, lo_open, hi_open), value))
     return number
 
 
@@ -251,10 +249,7 @@ def _breaches(value, comparison, threshold):
 
 def _normalize_samples(samples, label):
     if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence):
-        raise ValueError(
-            "%s.samples must be a list of {timestamp, value, request_count}, got %r"
-            % (label, samples)
-        )
+        raise ValueError("%s.samples must be a list of {timestamp, value, request_count}, got %r" % (label, samples))
     result = []
     previous = None
     for index, sample in enumerate(samples):
@@ -265,11 +260,7 @@ def _normalize_samples(samples, label):
             timestamp = sample.get("timestamp")
             value = sample.get("value")
             requests = sample.get("request_count")
-        elif (
-            isinstance(sample, Sequence)
-            and not isinstance(sample, (str, bytes))
-            and len(sample) in (2, 3)
-        ):
+        elif isinstance(sample, Sequence) and not isinstance(sample, (str, bytes)) and len(sample) in (2, 3):
             timestamp, value = sample[0], sample[1]
             requests = sample[2] if len(sample) == 3 else None
         else:
@@ -295,10 +286,7 @@ def _normalize_samples(samples, label):
         if requests is not None:
             count = _number(requests)
             if count is None or count < 0:
-                raise ValueError(
-                    "%s.request_count must be a non-negative number or null, got %r"
-                    % (where, requests)
-                )
+                raise ValueError("%s.request_count must be a non-negative number or null, got %r" % (where, requests))
             requests = count
         result.append({"timestamp": ts, "value": number, "request_count": requests})
     return result
@@ -306,15 +294,136 @@ def _normalize_samples(samples, label):
 
 def _kind_spec(kind, label):
     if kind not in KINDS:
-        raise ValueError(
-            "%s.kind must be one of %s, got %r" % (label, ", ".join(sorted(KINDS)), kind)
-        )
+        raise ValueError("%s.kind must be one of %s, got %r" % (label, ", ".join(sorted(KINDS)), kind))
     return KINDS[kind]
+
+
+def _condition_options(kind, *, threshold, sustained_for, min_requests, comparison, name):
+    label = name if name is not None else kind
+    if not isinstance(label, str) or not label:
+        raise ValueError("condition name must be a non-empty string, got %r" % (name,))
+    spec = _kind_spec(kind, label)
+    if threshold is None:
+        threshold = spec["threshold"]
+        if threshold is None:
+            raise ValueError("%s.threshold is required for a %s condition" % (label, kind))
+    lo, hi, lo_open, hi_open = spec["range"]
+    threshold = validate_threshold("%s.threshold" % label, threshold, lo, hi, lo_open=lo_open, hi_open=hi_open)
+    if comparison is None:
+        comparison = spec["comparison"]
+    if comparison not in COMPARISONS:
+        raise ValueError("%s.comparison must be one of %s, got %r" % (label, ", ".join(COMPARISONS), comparison))
+    if sustained_for is None:
+        sustained_for = spec["sustained_for"]
+    _positive_int("%s.sustained_for" % label, sustained_for)
+    if min_requests is None:
+        min_requests = spec["min_requests"]
+    _count("%s.min_requests" % label, min_requests)
+    return {
+        "name": label,
+        "kind": kind,
+        "label": spec["label"],
+        "unit": spec["unit"],
+        "threshold": threshold,
+        "comparison": comparison,
+        "sustained_for": sustained_for,
+        "min_requests": min_requests,
+    }
+
+
+def _classify(point, opts):
+    """Set ``state`` (ok | breach | inconclusive) and a short ``note`` on a sample."""
+    min_requests = opts["min_requests"]
+    unit = opts["unit"]
+    if point["value"] is None:
+        point["state"], point["note"] = INCONCLUSIVE, "no value"
+    elif min_requests > 0 and point["request_count"] is None:
+        point["state"], point["note"] = INCONCLUSIVE, "request count unknown"
+    elif min_requests > 0 and point["request_count"] < min_requests:
+        point["state"] = INCONCLUSIVE
+        point["note"] = "%s requests < min_requests %s" % (_fmt_count(point["request_count"]), _g(min_requests))
+    elif _breaches(point["value"], opts["comparison"], opts["threshold"]):
+        point["state"] = BREACH
+        point["note"] = "%s %s %s" % (
+            _fmt(point["value"], unit),
+            opts["comparison"],
+            _fmt(opts["threshold"], unit),
+        )
+    else:
+        point["state"], point["note"] = OK, ""
+
+
+def _segments(points):
+    """Maximal runs of samples without an ``ok`` sample, and the trailing one (or [])."""
+    segments = []
+    current = []
+    for point in points:
+        if point["state"] == OK:
+            if current:
+                segments.append(current)
+            current = []
+        else:
+            current.append(point)
+    if current:
+        segments.append(current)
+    return segments, current
+
+
+def _window(run):
+    if len(run) == 1:
+        return "at t=%s" % _g(run[0]["timestamp"])
+    return "from t=%s to t=%s" % (_g(run[0]["timestamp"]), _g(run[-1]["timestamp"]))
+
+
+def _judge(points, opts):
+    """Verdict and reason for classified samples (rules in the module docstring)."""
+    k = opts["sustained_for"]
+    unit = opts["unit"]
+    label = opts["name"]
+    segments, open_tail = _segments(points)
+    failing = None
+    for segment in segments:
+        streak = [p for p in segment if p["state"] == BREACH]
+        if len(streak) >= k:
+            failing = streak[:k]
+            break
+    possible = next((segment for segment in segments if len(segment) >= k), None)
+    rule = "fail when %s %s %s for sustained_for=%d consecutive sample(s)" % (
+        opts["label"],
+        opts["comparison"],
+        _fmt(opts["threshold"], unit),
+        k,
+    )
+    if failing is not None:
+        return FAIL, "%s breached for %d consecutive samples %s: %s (requests %s); %s" % (
+            label,
+            len(failing),
+            _window(failing),
+            ", ".join(_fmt(p["value"], unit) for p in failing),
+            ", ".join(_fmt_count(p["request_count"]) for p in failing),
+            rule,
+        )
+    if not points:
+        return INCONCLUSIVE, "%s has no samples (empty query result or no data); %s" % (label, rule)
+    if possible is not None:
+        return INCONCLUSIVE, (
+            "%s cannot rule out a sustained breach: %d consecutive samples %s breach or are inconclusive (%s); %s"
+        ) % (label, len(possible), _window(possible), "; ".join(p["note"] for p in possible), rule)
+    if open_tail:
+        return INCONCLUSIVE, (
+            "%s: the newest %d sample(s) %s breach or are inconclusive (%s), a streak that may still grow; %s"
+        ) % (label, len(open_tail), _window(open_tail), "; ".join(p["note"] for p in open_tail), rule)
+    if len(points) < k:
+        return INCONCLUSIVE, (
+            "%s has only %d sample(s), fewer than sustained_for=%d: the window is too short to judge; %s"
+        ) % (label, len(points), k, rule)
+    return PASS, rule
 
 
 def evaluate_condition(
     samples,
     kind,
+    *,
     threshold=None,
     sustained_for=None,
     min_requests=None,
@@ -337,163 +446,50 @@ def evaluate_condition(
     :param name: label used in messages and the result (default: the kind).
     :returns: a dict with ``verdict``, ``reason`` and every measurement and threshold.
     """
-    label = name if name is not None else kind
-    if not isinstance(label, str) or not label:
-        raise ValueError("condition name must be a non-empty string, got %r" % (name,))
-    spec = _kind_spec(kind, label)
-    if threshold is None:
-        threshold = spec["threshold"]
-        if threshold is None:
-            raise ValueError("%s.threshold is required for a %s condition" % (label, kind))
-    lo, hi, lo_open, hi_open = spec["range"]
-    threshold = validate_threshold("%s.threshold" % label, threshold, lo, hi, lo_open, hi_open)
-    if comparison is None:
-        comparison = spec["comparison"]
-    if comparison not in COMPARISONS:
-        raise ValueError(
-            "%s.comparison must be one of %s, got %r" % (label, ", ".join(COMPARISONS), comparison)
-        )
-    if sustained_for is None:
-        sustained_for = spec["sustained_for"]
-    sustained_for = _positive_int("%s.sustained_for" % label, sustained_for)
-    if min_requests is None:
-        min_requests = spec["min_requests"]
-    _count("%s.min_requests" % label, min_requests)
-    unit = spec["unit"]
-    points = _normalize_samples(samples, label)
-
-    for point in points:
-        if point["value"] is None:
-            point["state"] = INCONCLUSIVE
-            point["note"] = "no value"
-        elif min_requests > 0 and point["request_count"] is None:
-            point["state"] = INCONCLUSIVE
-            point["note"] = "request count unknown"
-        elif min_requests > 0 and point["request_count"] < min_requests:
-            point["state"] = INCONCLUSIVE
-            point["note"] = "%s requests < min_requests %s" % (
-                _fmt_count(point["request_count"]),
-                _g(min_requests),
-            )
-        elif _breaches(point["value"], comparison, threshold):
-            point["state"] = BREACH
-            point["note"] = "%s %s %s" % (_fmt(point["value"], unit), comparison, _fmt(threshold, unit))
-        else:
-            point["state"] = OK
-            point["note"] = ""
-
-    conclusive = [p for p in points if p["state"] != INCONCLUSIVE]
-    breaching = [p for p in points if p["state"] == BREACH]
-
-    # Segments are maximal runs without an ``ok`` sample.
-    segments = []
-    current = []
-    for point in points:
-        if point["state"] == OK:
-            if current:
-                segments.append(current)
-            current = []
-        else:
-            current.append(point)
-    open_tail = current
-    if current:
-        segments.append(current)
-
-    longest_streak = 0
-    failing = None
-    for segment in segments:
-        streak = [p for p in segment if p["state"] == BREACH]
-        longest_streak = max(longest_streak, len(streak))
-        if failing is None and len(streak) >= sustained_for:
-            failing = streak[:sustained_for]
-    possible = None
-    for segment in segments:
-        if len(segment) >= sustained_for:
-            possible = segment
-            break
-
-    bad_is_high = comparison in (">", ">=")
-    values = [p["value"] for p in conclusive]
-    worst = (max(values) if bad_is_high else min(values)) if values else None
-    last_value = conclusive[-1]["value"] if conclusive else None
-    rule = "fail when %s %s %s for sustained_for=%d consecutive sample(s)" % (
-        spec["label"],
-        comparison,
-        _fmt(threshold, unit),
-        sustained_for,
+    opts = _condition_options(
+        kind,
+        threshold=threshold,
+        sustained_for=sustained_for,
+        min_requests=min_requests,
+        comparison=comparison,
+        name=name,
     )
+    points = _normalize_samples(samples, opts["name"])
+    for point in points:
+        _classify(point, opts)
+    conclusive = [p for p in points if p["state"] != INCONCLUSIVE]
+    values = [p["value"] for p in conclusive]
+    bad_is_high = opts["comparison"] in (">", ">=")
+    worst = (max(values) if bad_is_high else min(values)) if values else None
+    last_value = values[-1] if values else None
+    longest_streak = max([len([p for p in segment if p["state"] == BREACH]) for segment in _segments(points)[0]] or [0])
     skipped = len(points) - len(conclusive)
-
-    def window(run):
-        if len(run) == 1:
-            return "at t=%s" % _g(run[0]["timestamp"])
-        return "from t=%s to t=%s" % (_g(run[0]["timestamp"]), _g(run[-1]["timestamp"]))
-
-    if failing is not None:
-        verdict = FAIL
-        reason = "%s breached for %d consecutive samples %s: %s (requests %s); %s" % (
-            label,
-            len(failing),
-            window(failing),
-            ", ".join(_fmt(p["value"], unit) for p in failing),
-            ", ".join(_fmt_count(p["request_count"]) for p in failing),
-            rule,
-        )
-    elif not points:
-        verdict = INCONCLUSIVE
-        reason = "%s has no samples (empty query result or no data); %s" % (label, rule)
-    elif possible is not None:
-        verdict = INCONCLUSIVE
-        reason = "%s cannot rule out a sustained breach: %d consecutive samples %s breach or are inconclusive (%s); %s" % (
-            label,
-            len(possible),
-            window(possible),
-            "; ".join(p["note"] for p in possible),
-            rule,
-        )
-    elif open_tail:
-        verdict = INCONCLUSIVE
-        reason = "%s: the newest %d sample(s) %s breach or are inconclusive (%s), a streak that may still grow; %s" % (
-            label,
-            len(open_tail),
-            window(open_tail),
-            "; ".join(p["note"] for p in open_tail),
-            rule,
-        )
-    elif len(points) < sustained_for:
-        verdict = INCONCLUSIVE
-        reason = "%s has only %d sample(s), fewer than sustained_for=%d: the window is too short to judge; %s" % (
-            label,
-            len(points),
-            sustained_for,
-            rule,
-        )
-    else:
-        verdict = PASS
+    verdict, reason = _judge(points, opts)
+    if verdict == PASS:
+        unit = opts["unit"]
         reason = "%s within threshold: worst %s, newest %s over %d samples (longest breach streak %d); %s" % (
-            label,
+            opts["name"],
             _fmt(worst, unit),
             _fmt(last_value, unit),
             len(points),
             longest_streak,
-            rule,
+            reason,
         )
         if skipped:
             reason += "; %d inconclusive sample(s) each bracketed by conclusive ok samples" % skipped
-
     return {
-        "name": label,
+        "name": opts["name"],
         "kind": kind,
         "verdict": verdict,
         "reason": reason,
-        "threshold": threshold,
-        "comparison": comparison,
-        "sustained_for": sustained_for,
-        "min_requests": min_requests,
+        "threshold": opts["threshold"],
+        "comparison": opts["comparison"],
+        "sustained_for": opts["sustained_for"],
+        "min_requests": opts["min_requests"],
         "samples": len(points),
         "conclusive": len(conclusive),
         "inconclusive_samples": skipped,
-        "breaches": len(breaching),
+        "breaches": len([p for p in points if p["state"] == BREACH]),
         "longest_streak": longest_streak,
         "worst_value": worst,
         "last_value": last_value,
@@ -514,6 +510,7 @@ def compare_canary(
     canary_requests,
     stable_errors,
     stable_requests,
+    *,
     margin=0.01,
     min_requests=DEFAULT_MIN_REQUESTS,
     name="canary_vs_stable",
@@ -531,11 +528,11 @@ def compare_canary(
     )
     for option, value in counts:
         _count("%s.%s" % (name, option), value)
-    for side, errors, requests in (("canary", canary_errors, canary_requests), ("stable", stable_errors, stable_requests)):
+    sides = (("canary", canary_errors, canary_requests), ("stable", stable_errors, stable_requests))
+    for side, errors, requests in sides:
         if errors > requests:
             raise ValueError(
-                "%s.%s_errors (%r) must not exceed %s.%s_requests (%r)"
-                % (name, side, errors, name, side, requests)
+                "%s.%s_errors (%r) must not exceed %s.%s_requests (%r)" % (name, side, errors, name, side, requests)
             )
     margin = validate_threshold("%s.margin" % name, margin, 0, 1)
     _count("%s.min_requests" % name, min_requests)
@@ -562,14 +559,11 @@ def compare_canary(
         )
     else:
         difference = float(
-            _exact(canary_errors) / _exact(canary_requests)
-            - _exact(stable_errors) / _exact(stable_requests)
+            _exact(canary_errors) / _exact(canary_requests) - _exact(stable_errors) / _exact(stable_requests)
         )
-        exceeded = (
-            _exact(canary_errors) / _exact(canary_requests)
-            - _exact(stable_errors) / _exact(stable_requests)
-            > _exact(margin)
-        )
+        exceeded = _exact(canary_errors) / _exact(canary_requests) - _exact(stable_errors) / _exact(
+            stable_requests
+        ) > _exact(margin)
         verdict = FAIL if exceeded else PASS
         reason = "%s: canary error ratio %s (%s/%s) vs stable %s (%s/%s), difference %s %s margin %s; %s" % (
             name,
@@ -608,16 +602,13 @@ def combine_verdicts(results):
     inconclusive, else pass. Returns the verdict, a reason and the names per verdict."""
     if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence) or not results:
         raise ValueError(
-            "conditions must be a non-empty list: a gate without conditions can never "
-            "fail, got %r" % (results,)
+            "conditions must be a non-empty list: a gate without conditions can never fail, got %r" % (results,)
         )
     by_verdict = {PASS: [], FAIL: [], INCONCLUSIVE: []}
     for index, result in enumerate(results):
         verdict = result.get("verdict") if isinstance(result, Mapping) else None
         if verdict not in VERDICTS:
-            raise ValueError(
-                "conditions[%d] has no verdict (pass, fail or inconclusive): %r" % (index, result)
-            )
+            raise ValueError("conditions[%d] has no verdict (pass, fail or inconclusive): %r" % (index, result))
         by_verdict[verdict].append(result)
     if by_verdict[FAIL]:
         verdict = FAIL
@@ -677,7 +668,7 @@ def evaluate_gate(conditions, comparisons=None):
         try:
             result = compare_canary(**comparison)
         except TypeError as exc:
-            raise ValueError("comparisons[%d]: %s" % (index, exc))
+            raise ValueError("comparisons[%d]: %s" % (index, exc)) from None
         if result["name"] in names:
             raise ValueError("comparisons[%d].name %r is used twice" % (index, result["name"]))
         names.add(result["name"])
@@ -698,9 +689,7 @@ def gate_action(verdict, on_inconclusive=DEFAULT_ON_INCONCLUSIVE, waits_remainin
     if verdict not in VERDICTS:
         raise ValueError("verdict must be one of %s, got %r" % (", ".join(VERDICTS), verdict))
     if on_inconclusive not in ON_INCONCLUSIVE:
-        raise ValueError(
-            "on_inconclusive must be one of %s, got %r" % (", ".join(ON_INCONCLUSIVE), on_inconclusive)
-        )
+        raise ValueError("on_inconclusive must be one of %s, got %r" % (", ".join(ON_INCONCLUSIVE), on_inconclusive))
     if waits_remaining is not None and (
         isinstance(waits_remaining, bool) or not isinstance(waits_remaining, int) or waits_remaining < 0
     ):
@@ -777,6 +766,7 @@ def burn_rate_alert(
     long_error_ratio,
     short_error_ratio,
     slo_target,
+    *,
     threshold=14.4,
     long_window="1h",
     short_window="5m",
@@ -828,16 +818,14 @@ def burn_rate_alerts(error_ratios, slo_target, rules=None):
     results = []
     for index, rule in enumerate(DEFAULT_BURN_RATE_RULES if rules is None else rules):
         if not isinstance(rule, Mapping) or not {"long_window", "short_window", "threshold"} <= set(rule):
-            raise ValueError(
-                "rules[%d] must have long_window, short_window and threshold, got %r" % (index, rule)
-            )
+            raise ValueError("rules[%d] must have long_window, short_window and threshold, got %r" % (index, rule))
         result = burn_rate_alert(
             error_ratios.get(rule["long_window"]),
             error_ratios.get(rule["short_window"]),
             slo_target,
-            rule["threshold"],
-            rule["long_window"],
-            rule["short_window"],
+            threshold=rule["threshold"],
+            long_window=rule["long_window"],
+            short_window=rule["short_window"],
         )
         result["severity"] = rule.get("severity")
         results.append(result)

@@ -182,7 +182,7 @@ class ModuleFailure(Exception):
     """A failure to report with fail_json: a message plus result keys."""
 
     def __init__(self, msg, **result):
-        super(ModuleFailure, self).__init__(msg)
+        super().__init__(msg)
         self.msg = msg
         self.result = result
 
@@ -196,7 +196,7 @@ def _apply(api, commands):
             raise ModuleFailure(
                 "%s; sent before the failure: %s" % (exc, sent or "nothing"),
                 changed=bool(sent), commands=commands, commands_sent=sent,
-            )
+            ) from exc
         sent.append(command)
 
 
@@ -219,7 +219,7 @@ def ensure_servers(params, check_mode, diff_mode):
         current = current_servers(api.show_stat(), backend)
         commands, diff = plan_server_changes(current, params["servers"], backend)
     except (RuntimeApiError, ValueError) as exc:
-        raise ModuleFailure(str(exc))
+        raise ModuleFailure(str(exc)) from exc
     result = dict(changed=bool(commands), commands=commands, servers=option_view(diff["after"]))
     if diff_mode:
         result["diff"] = dict(before=option_view(diff["before"]), after=option_view(diff["after"]))
@@ -233,9 +233,9 @@ def ensure_servers(params, check_mode, diff_mode):
             names = drained_candidates(diff["after"], params["servers"])
             result["drained"] = wait_until_drained(api, backend, names, params["drain_timeout"])
     except DrainTimeout as exc:
-        raise ModuleFailure(str(exc), sessions=exc.sessions, **result)
+        raise ModuleFailure(str(exc), sessions=exc.sessions, **result) from exc
     except (RuntimeApiError, ValueError) as exc:
-        raise ModuleFailure(str(exc), **result)
+        raise ModuleFailure(str(exc), **result) from exc
     return result
 
 

@@ -11,10 +11,9 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 # ----------------------------------------------------------------------- strategies
 
@@ -85,13 +84,19 @@ def test_validate_stages_accepts(stages, expected):
     "stages, message",
     [
         ([], "canary_stages must not be empty"),
-        ("10,50,100", "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got '10,50,100'"),
+        (
+            "10,50,100",
+            "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got '10,50,100'",
+        ),
         ({"a": 1}, "canary_stages must be a list"),
         (10, "canary_stages must be a list"),
         ([10, 50], "canary_stages must end at 100 (all traffic on the new release), the last stage is 50 in [10, 50]"),
         ([10, 5, 100], "canary_stages[1] = 5 does not increase over the previous stage 10"),
         ([10, 10, 100], "canary_stages[1] = 10 does not increase over the previous stage 10"),
-        ([0, 50, 100], "canary_stages[0] = 0 is out of range: every stage must be greater than 0 and at most 100 percent"),
+        (
+            [0, 50, 100],
+            "canary_stages[0] = 0 is out of range: every stage must be greater than 0 and at most 100 percent",
+        ),
         ([-5, 100], "canary_stages[0] = -5 is out of range"),
         ([10, 150], "canary_stages[1] = 150 is out of range"),
         ([10, 100, 100], "canary_stages[2] = 100 does not increase"),
@@ -178,6 +183,7 @@ def test_weights_reject_bad_input(args, message):
 @settings(max_examples=300)
 @given(targets, host_counts, max_weights)
 def test_weights_within_haproxy_range_and_share_within_one_step(target, host_count, max_weight):
+    assume(host_count * max_weight >= 2 or target in (0, 100))
     weights = rollout.traffic_weights(target, host_count, max_weight)
     assert len(weights) == host_count
     for weight in weights:
@@ -197,8 +203,16 @@ def test_weights_within_haproxy_range_and_share_within_one_step(target, host_cou
     assert rollout.traffic_share(weights) == pytest.approx(float(share * 100))
 
 
+def test_weights_cannot_split_a_single_weight():
+    with pytest.raises(ValueError, match=r"max_weight must be at least 2 to split traffic on a single host, got 1"):
+        rollout.traffic_weights(10, 1, max_weight=1)
+    assert rollout.traffic_weights(0, 1, max_weight=1) == [{"new": 0, "old": 1}]
+    assert rollout.traffic_weights(100, 1, max_weight=1) == [{"new": 1, "old": 0}]
+
+
 @given(targets, host_counts, max_weights)
 def test_weights_edges(target, host_count, max_weight):
+    assume(host_count * max_weight >= 2 or target in (0, 100))
     weights = rollout.traffic_weights(target, host_count, max_weight)
     news = [w["new"] for w in weights]
     olds = [w["old"] for w in weights]

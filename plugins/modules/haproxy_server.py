@@ -132,6 +132,19 @@ servers:
   sample:
     app1-blue: {weight: 100, state: drain}
     app1-green: {weight: 100, state: ready}
+commands_sent:
+  description: The commands HAProxy took before it refused one; the rest were not sent.
+  returned: when HAProxy refuses a command
+  type: list
+  elements: str
+  sample:
+    - set server demo/app1-green weight 100
+sessions:
+  description: Current sessions per server when O(drain_timeout) ran out.
+  returned: when O(wait_drained=true) times out
+  type: dict
+  sample:
+    app1-blue: 3
 drained:
   description: Current sessions of the servers waited for with O(wait_drained) (all 0).
   returned: when O(wait_drained=true) and not in check mode

@@ -59,7 +59,11 @@ def test_prometheus_scrapes_every_active_slot_and_haproxy(converged):
         status, body = http_get("http://%s:9090/api/v1/targets" % LB_ADDRESS)
         assert status == 200
         targets = json.loads(body)["data"]["activeTargets"]
-        up = {(t["labels"]["job"], t["labels"].get("host"), t["labels"].get("slot")) for t in targets if t["health"] == "up"}
+        up = {
+            (t["labels"]["job"], t["labels"].get("host"), t["labels"].get("slot"))
+            for t in targets
+            if t["health"] == "up"
+        }
         wanted = {("demo", name, "blue") for name in APP_HOSTS} | {("haproxy", "lb1", None)}
         if wanted <= up or time.time() > deadline:
             break

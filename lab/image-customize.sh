@@ -16,8 +16,8 @@ for unit in $MASK; do
     chroot "$root" systemctl mask --quiet "$unit"
 done
 
-# Timers that would run apt or disk jobs at random times during tests.
-chroot "$root" systemctl disable --quiet apt-daily.timer apt-daily-upgrade.timer 2>/dev/null || true
+# Timers that would run apt or filesystem jobs at random times during tests.
+chroot "$root" systemctl disable --quiet apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer 2>/dev/null || true
 
 # sshd: root with keys only (the lab key is mounted as authorized_keys), and
 # no reverse DNS lookups to slow down logins.
@@ -39,3 +39,7 @@ chroot "$root" ssh-keygen -A >/dev/null
 install -d -m 0700 "$root/root/.ssh"
 
 chroot "$root" systemctl set-default --quiet multi-user.target
+
+# A default locale for login sessions (pam_env warns without the file);
+# C.UTF-8 is built into glibc, nothing to generate.
+echo 'LANG=C.UTF-8' >"$root/etc/default/locale"

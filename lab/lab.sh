@@ -28,23 +28,34 @@ SSH_OPTS=(-i "$KEY" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
           -o BatchMode=yes -o ConnectTimeout=2 -o LogLevel=ERROR)
 
 # SUITE, MIRROR, SECURITY_MIRROR, PACKAGES, DPKG_EXCLUDES, DPKG_INCLUDES
-# shellcheck source=image.recipe
+# shellcheck source=SCRIPTDIR/image.recipe
 source "$LAB_DIR/image.recipe"
 
 log()  { printf '[lab] %s\n' "$*"; }
 warn() { printf '[lab] WARNING: %s\n' "$*" >&2; }
 die()  { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+# podman run leaves conmon (and aardvark-dns) running: they must not inherit
+# the lock descriptor, or the lock would outlive this script.
+podman() { command podman "$@" 9>&-; }
+# For podman calls whose stdout is not needed: stderr is passed on without
+# aardvark-dns's harmless "failed to connect to syslog" (no syslog here).
+podman_q() {
+    local err rc=0
+    err=$(podman "$@" 2>&1 >/dev/null) || rc=$?
+    [[ -z $err ]] || grep -v '^failed to connect to syslog' <<<"$err" >&2 || true
+    return "$rc"
+}
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 preflight() {
     [[ $(id -u) -eq 0 ]] || die "must run as root (the lab uses rootful podman)"
-    command -v podman >/dev/null || die "podman is not installed: run 'bash lab/setup-host.sh' as root first"
+    type -P podman >/dev/null || die "podman is not installed: run 'bash lab/setup-host.sh' as root first"
     command -v ssh >/dev/null || die "ssh is not installed: run 'bash lab/setup-host.sh' as root first"
     mkdir -p "$STATE_DIR"
     chmod 0700 "$STATE_DIR"
     # One lab operation at a time (a second `up` waits for a running build).
-    exec 9>"$STATE_DIR/.lock"
-    flock -w 900 9 || die "another lab.sh is still running (lock $STATE_DIR/.lock)"
+    exec 9>"$STATE_DIR/lab.lock"
+    flock -w 900 9 || die "another lab.sh is still running (lock $STATE_DIR/lab.lock)"
 }
 
 # ---------------------------------------------------------------- hosts
@@ -111,13 +122,15 @@ image_complete() {
     [[ $(podman image inspect --format '{{index .Labels "fleetops.complete"}}' "$1" 2>/dev/null) == 1 ]]
 }
 
-# Drop older lab images no container uses any more (podman refuses the others).
+# Drop older lab images no container uses any more (podman refuses the
+# others; they go on a later call). Untagged ones are found by their label.
 prune_old_images() {
-    local keep=$1 ref
-    while read -r ref; do
-        [[ $ref == "$keep" || $ref == "$IMAGE_REPO:latest" ]] && continue
-        podman rmi "$ref" >/dev/null 2>&1 || true
-    done < <(podman images --filter "reference=$IMAGE_REPO" --format '{{.Repository}}:{{.Tag}}')
+    local keep_id id
+    keep_id=$(podman image inspect --format '{{.Id}}' "$1" 2>/dev/null) || return 0
+    while read -r id; do
+        [[ $keep_id == "$id"* ]] && continue
+        podman rmi "$id" >/dev/null 2>&1 || true
+    done < <(podman images --filter label=fleetops.complete=1 --format '{{.ID}}' | sort -u)
 }
 
 # Sets IMAGE (tag) and IMAGE_ID; builds when no complete image exists.
@@ -134,6 +147,7 @@ ensure_image() {
     log "building $IMAGE (mmdebstrap $SUITE, ${#PACKAGES[@]} packages + deps; takes 1-3 min)"
     start=$EPOCHREALTIME
     podman rmi "$IMAGE" >/dev/null 2>&1 || true   # an unlabelled leftover of the same tag
+    rm -rf /var/tmp/fleetops-lab-build.*   # left by a killed build (we hold the lock)
     build_dir=$(mktemp -d /var/tmp/fleetops-lab-build.XXXXXX)
     # shellcheck disable=SC2064  # expand now: build_dir is local
     trap "rm -rf '$build_dir'" EXIT
@@ -178,10 +192,10 @@ ensure_network() {
               "$NETWORK" 2>/dev/null); then
         [[ $have == "$want" ]] && return
         log "network $NETWORK is '$have', want '$want': recreating"
-        podman network rm -f "$NETWORK" >/dev/null
+        podman_q network rm -f "$NETWORK"
     fi
-    podman network create --subnet "$SUBNET" --gateway "$GATEWAY" --label fleetops.lab=1 \
-        "$NETWORK" >/dev/null \
+    podman_q network create --subnet "$SUBNET" --gateway "$GATEWAY" --label fleetops.lab=1 \
+        "$NETWORK" \
         || die "cannot create network $NETWORK ($SUBNET); is the subnet used by another podman network? (podman network ls)"
     log "network $NETWORK $SUBNET created"
 }
@@ -204,35 +218,57 @@ ensure_key() {
 host_spec() {
     local host=$1
     printf '%s\n' "$IMAGE_ID" "$host" "$(host_addr "$host")" "$AUTH_KEYS" "$(cat "$KEY.pub")" \
-        "run-options-v1" | sha256sum | cut -c1-16
+        "run-options-v2" | sha256sum | cut -c1-16
+}
+
+# A fixed MAC per address (02:fe + the IPv4 octets): a host replaced at the
+# same address keeps its MAC, so the controller's neighbour cache stays right
+# (with a new random MAC ssh hung for 10-45 s until the stale entry expired).
+host_mac() {
+    local IFS=.
+    # shellcheck disable=SC2086  # split the address on dots
+    printf '02:fe:%02x:%02x:%02x:%02x' $1
+}
+
+# Podman still calls a container "running" when its processes were ended
+# behind its back (as at the end of a session: its storage survives, its
+# processes do not), so check that the container's systemd really exists.
+host_alive() {
+    local stat=
+    [[ $1 =~ ^[1-9][0-9]*$ ]] || return 1
+    read -r stat 2>/dev/null </proc/"$1"/stat || return 1
+    # "PID (systemd) S ..." and not a zombie (Z) or dead (X)
+    [[ $stat == "$1 (systemd) "* && ${stat#*) } != [ZX]* ]]
 }
 
 start_host() {
     local host=$1 spec=$2 addr
     addr=$(host_addr "$host")
-    podman rm -f -t 0 --ignore "fleetops-$host" >/dev/null
-    podman run -d --quiet \
+    # A leftover of that name (stale ones make podman complain: it does not matter).
+    podman rm -f -t 0 --ignore "fleetops-$host" >/dev/null 2>&1 || true
+    podman_q run -d \
         --name "fleetops-$host" --hostname "$host" \
-        --network "$NETWORK" --ip "$addr" --network-alias "$host" \
+        --network "$NETWORK" --ip "$addr" --mac-address "$(host_mac "$addr")" \
+        --network-alias "$host" \
         --systemd=always --cap-add SYS_ADMIN --cap-add NET_RAW \
         --label fleetops.lab=1 --label "fleetops.host=$host" --label "fleetops.spec=$spec" \
         -v "$AUTH_KEYS:/root/.ssh/authorized_keys:ro" \
-        "$IMAGE" /sbin/init >/dev/null \
+        "$IMAGE" /sbin/init \
         || die "podman run failed for $host (if it is a ulimit/cgroup error: run 'bash lab/setup-host.sh')"
 }
 
 # Waits until HOST answers over ssh and systemd finished booting. Prints one
 # status line; exit 0 running, 1 timeout/error, 2 degraded.
 probe_host() {
-    local host=$1 addr=$2 deadline=$3 out rc left
+    local host=$1 addr=$2 deadline=$3 out='' left
     while :; do
         left=$(awk -v d="$deadline" -v n="$EPOCHREALTIME" 'BEGIN { l = d - n; printf "%d", (l > 0 ? l + 1 : 0) }')
         if ((left <= 0)); then
             echo "not ready after ${UP_TIMEOUT}s (last: ${out:-no answer}); see: podman logs fleetops-$host"
             return 1
         fi
-        rc=0
-        out=$(ssh "${SSH_OPTS[@]}" "root@$addr" "timeout $left systemctl is-system-running --wait" 2>&1) || rc=$?
+        # shellcheck disable=SC2029  # $left is meant to expand here
+        out=$(ssh "${SSH_OPTS[@]}" "root@$addr" "timeout $left systemctl is-system-running --wait" 2>&1) || true
         out=${out//$'\n'/ }
         case $out in
             running) echo running; return 0 ;;
@@ -241,7 +277,8 @@ probe_host() {
                     'systemctl --failed --no-legend --plain | cut -d" " -f1 | xargs')"
                 return 2 ;;
         esac
-        ((rc == 255)) && sleep 0.3   # no ssh yet: the host is still booting
+        # no ssh yet (rc 255) or systemd not settled: the host is still booting
+        sleep 0.3
     done
 }
 
@@ -276,32 +313,35 @@ wait_ready() {
 }
 
 cmd_up() {
-    local start host spec state have_spec kept=()
-    local -A running=()
+    local start host spec kept=()
+    local -A have=()
     parse_hosts "$@"
     preflight
     start=$EPOCHREALTIME
     ensure_image
     ensure_network
     ensure_key
-    # name -> "state spec" of every lab container, in one podman call
-    while read -r host state have_spec; do
-        running[$host]="$state $have_spec"
+    # every lab container: is its systemd alive, which spec it was made with
+    while read -r host pid spec; do
+        if host_alive "$pid"; then have[$host]=$spec; else have[$host]=stale; fi
     done < <(podman ps -a --filter label=fleetops.lab=1 \
-                 --format '{{.Names}} {{.State}} {{index .Labels "fleetops.spec"}}')
+                 --format '{{.Names}} {{.Pid}} {{index .Labels "fleetops.spec"}}')
     FRESH=()
     for host in "${HOSTS[@]}"; do
         spec=$(host_spec "$host")
-        if [[ ${running[fleetops-$host]:-} == "running $spec" ]]; then
-            kept+=("$host")
-            continue
-        fi
-        [[ -n ${running[fleetops-$host]:-} ]] \
-            && log "replacing fleetops-$host (${running[fleetops-$host]%% *} or out of date)"
+        case ${have[fleetops-$host]:-} in
+            "$spec") kept+=("$host"); continue ;;
+            "") ;;
+            stale) log "replacing fleetops-$host (stopped, or its processes are gone)" ;;
+            *) log "replacing fleetops-$host (made from another image or options)" ;;
+        esac
         start_host "$host" "$spec"
         FRESH+=("$host")
     done
-    ((${#FRESH[@]} == 0)) || log "started: ${FRESH[*]}"
+    if ((${#FRESH[@]})); then
+        log "started: ${FRESH[*]}"
+        prune_old_images "$IMAGE"   # images of replaced hosts are free now
+    fi
     ((${#kept[@]} == 0)) || log "already up: ${kept[*]}"
     wait_ready
     log "up: ${HOSTS[*]} ready over ssh in $(since "$start") s (image $IMAGE)"
@@ -314,20 +354,22 @@ cmd_down() {
     start=$EPOCHREALTIME
     if ((HOSTS_GIVEN)); then
         for host in "${HOSTS[@]}"; do ids+=("fleetops-$host"); done
-        podman rm -f -t 2 --ignore "${ids[@]}" >/dev/null
+        podman_q rm -f -t 5 --ignore "${ids[@]}"
         # The network goes with the last lab host.
-        [[ -n $(podman ps -aq --filter label=fleetops.lab=1) ]] \
-            || podman network rm -f "$NETWORK" >/dev/null 2>&1 || true
+        if [[ -z $(podman ps -aq --filter label=fleetops.lab=1) ]] && podman network exists "$NETWORK"; then
+            podman_q network rm -f "$NETWORK"
+        fi
         log "down: ${HOSTS[*]} removed in $(since "$start") s"
         return
     fi
     mapfile -t ids < <(podman ps -aq --filter label=fleetops.lab=1)
-    ((${#ids[@]} == 0)) || podman rm -f -t 2 "${ids[@]}" >/dev/null
+    ((${#ids[@]} == 0)) || podman_q rm -f -t 5 "${ids[@]}"
     # -f also removes any other container still attached to the network.
     if podman network exists "$NETWORK"; then
-        podman network rm -f "$NETWORK" >/dev/null
+        podman_q network rm -f "$NETWORK"
     fi
-    log "down: ${#ids[@]} container(s) and network $NETWORK removed in $(since "$start") s"
+    prune_old_images "$(image_tag)"
+    log "down: ${#ids[@]} container(s) removed, no network $NETWORK left ($(since "$start") s)"
 }
 
 cmd_status() {
@@ -343,9 +385,10 @@ cmd_status() {
     fi
     printf '%-16s %-8s %-13s %-9s %s\n' CONTAINER HOST ADDRESS STATE IMAGE
     podman container inspect --format \
-        '{{.Name}} {{.Config.Hostname}} {{with index .NetworkSettings.Networks "fleetops-lab"}}{{.IPAddress}}{{else}}-{{end}} {{.State.Status}} {{.ImageName}}' \
-        "${names[@]}" | while read -r name host addr state image; do
-            printf '%-16s %-8s %-13s %-9s %s\n' "$name" "$host" "$addr" "$state" "$image"
+        '{{.Name}} {{.Config.Hostname}} {{with index .NetworkSettings.Networks "fleetops-lab"}}{{.IPAddress}}{{else}}-{{end}} {{.State.Status}} {{.State.Pid}} {{.ImageName}}' \
+        "${names[@]}" | while read -r name host addr state pid image; do
+            [[ $state != running ]] || host_alive "$pid" || state=gone   # see host_alive
+            printf '%-16s %-8s %-13s %-9s %s\n' "$name" "$host" "${addr:--}" "$state" "$image"
         done
 }
 
@@ -358,7 +401,8 @@ cmd_ssh() {
     exec ssh "${SSH_OPTS[@]}" "root@$addr" "$@"
 }
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# The header comment of this file.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 main() {
     local cmd=${1:-help}

@@ -101,6 +101,8 @@ check_podman() {
         die "podman cannot run here ('podman info' failed, output above)"
     fi
     log "podman $(podman version --format '{{.Client.Version}}') ok: runtime/cgroups/network = $out"
+    # Hosts find each other by name only through netavark's aardvark-dns.
+    [[ $out == *netavark* ]] || printf '[setup-host] WARNING: podman uses the %s network backend, not netavark: lab hosts will not resolve each other by name\n' "${out##* }" >&2
 }
 
 main() {

@@ -66,9 +66,10 @@ build-check: venv  ## the collection builds, installs and its plugins document t
 test-integration: setup lab-up
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-molecule: setup
+molecule: setup  ## check -> converge -> idempotence -> verify on fresh hosts of the lab image
 	bash lab/lab.sh image
-	cd molecule/.. && $(BIN)/molecule test -s default
+	podman network exists fleetops-mol || podman network create fleetops-mol >/dev/null
+	$(BIN)/molecule test -s default
 
 clean: lab-down
 	rm -rf .build dist

@@ -7,6 +7,7 @@ these tests never skip.
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -23,6 +24,9 @@ LAB_KEY = REPO / "lab" / ".state" / "id_ed25519"
 LB_ADDRESS = "10.89.77.10"
 APP_HOSTS = {"app1": "10.89.77.11", "app2": "10.89.77.12", "app3": "10.89.77.13"}
 BASE_VERSION = "1.0.0"
+
+# ansible-runner starts ansible-playbook by name: use the one beside this interpreter.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
 class PlaybookResult:
@@ -60,6 +64,7 @@ def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None):
     if limit:
         cmdline += ["--limit", limit]
     private = tmp_path or Path(os.environ.get("TMPDIR", "/tmp")) / "fleetops-runner"
+    private.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(REPO / "playbooks" / name),

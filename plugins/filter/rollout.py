@@ -53,6 +53,16 @@ def rollout_plan(hosts, stages=None, max_weight=rollout.HAPROXY_MAX_WEIGHT):
     return _wrap("rollout_plan", rollout.plan_rollout, hosts, stages, max_weight)
 
 
+def slot_servers(host_weights_by_name, new_slot, old_slot):
+    """HAProxy server settings for per-host new/old slot weights."""
+    return _wrap("slot_servers", rollout.slot_servers, host_weights_by_name, new_slot, old_slot)
+
+
+def live_slots(servers, hosts):
+    """The slot carrying traffic now (old) and the idle one (new), from HAProxy state."""
+    return _wrap("live_slots", rollout.live_slots, servers, hosts)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -61,4 +71,6 @@ class FilterModule(object):
             "traffic_share": traffic_share,
             "canary_batches": canary_batches,
             "rollout_plan": rollout_plan,
+            "slot_servers": slot_servers,
+            "live_slots": live_slots,
         }

@@ -323,3 +323,59 @@ def plan_rollout(hosts, stages=None, max_weight=HAPROXY_MAX_WEIGHT):
         )
         done = count
     return plan
+
+
+SLOTS = ("blue", "green")
+
+
+def _validate_slot(slot, option):
+    if slot not in SLOTS:
+        raise ValueError("%s must be one of %s, got %r" % (option, ", ".join(SLOTS), slot))
+    return slot
+
+
+def slot_servers(host_weights_by_name, new_slot, old_slot):
+    """HAProxy server settings (``<host>-<slot>``) for per-host new/old weights.
+
+    A slot with weight 0 is put in maintenance rather than left ``ready`` at weight 0,
+    so health checks and the stats page show plainly that it takes no traffic.
+    """
+    _validate_slot(new_slot, "new_slot")
+    _validate_slot(old_slot, "old_slot")
+    if new_slot == old_slot:
+        raise ValueError("new_slot and old_slot must differ, both are %r" % (new_slot,))
+    if not isinstance(host_weights_by_name, Mapping) or not host_weights_by_name:
+        raise ValueError("weights must be a non-empty mapping of host to {new, old}, got %r" % (host_weights_by_name,))
+    servers = {}
+    for host, weights in host_weights_by_name.items():
+        for key, slot in (("new", new_slot), ("old", old_slot)):
+            weight = _weight(weights.get(key) if isinstance(weights, Mapping) else None, "weights[%r].%s" % (host, key))
+            servers["%s-%s" % (host, slot)] = {"weight": weight, "state": "ready" if weight else "maint"}
+    return servers
+
+
+def live_slots(servers, hosts):
+    """Which slot carries traffic now, read from HAProxy server state.
+
+    :param servers: ``{"<host>-<slot>": {"weight": int, "admin": "ready"|"drain"|"maint"}}``
+        as returned by the ``haproxy_server`` module.
+    :param hosts: app host names.
+    :returns: ``{"old": slot, "new": other slot, "serving": {host: [slots]}}`` where
+        *old* is the slot with the most ready weight across the fleet (blue when nothing
+        serves, as on a first deploy). A host serving from both slots is the trace of an
+        interrupted rollout; it is reported, and the fleet-wide choice still holds.
+    """
+    hosts = validate_hosts(hosts)
+    totals = dict.fromkeys(SLOTS, 0)
+    serving = {}
+    for host in hosts:
+        serving[host] = []
+        for slot in SLOTS:
+            state = servers.get("%s-%s" % (host, slot))
+            if state is None:
+                raise ValueError("HAProxy has no server %s-%s for app host %s" % (host, slot, host))
+            if state.get("admin", "ready") == "ready" and state.get("weight", 0) > 0:
+                totals[slot] += state["weight"]
+                serving[host].append(slot)
+    old = "green" if totals["green"] > totals["blue"] else "blue"
+    return {"old": old, "new": "blue" if old == "green" else "green", "serving": serving}

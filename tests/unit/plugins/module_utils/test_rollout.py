@@ -8,6 +8,7 @@ Import path: tests/unit/conftest.py puts the collection on sys.path.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import pytest
@@ -368,3 +369,62 @@ def test_plan_rollout_is_consistent(hosts, stages):
         assert abs(step["share"] - step["target"]) <= 100 / (len(hosts) * 256) + 1e-9
     assert plan[-1]["share"] == 100.0
     assert plan[-1]["hosts_done"] == len(hosts)
+
+
+# --- slot_servers / live_slots ---------------------------------------------------------
+
+
+def test_slot_servers_maps_weights_and_parks_empty_slots():
+    weights = rollout.host_weights(100, ["app1", "app2"])
+    servers = rollout.slot_servers(weights, "green", "blue")
+    assert servers == {
+        "app1-green": {"weight": 256, "state": "ready"},
+        "app1-blue": {"weight": 0, "state": "maint"},
+        "app2-green": {"weight": 256, "state": "ready"},
+        "app2-blue": {"weight": 0, "state": "maint"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (({"a": {"new": 1, "old": 1}}, "red", "blue"), "new_slot must be one of blue, green, got 'red'"),
+        (({"a": {"new": 1, "old": 1}}, "blue", "blue"), "new_slot and old_slot must differ, both are 'blue'"),
+        (({}, "green", "blue"), "weights must be a non-empty mapping of host to {new, old}, got {}"),
+        (({"a": {"new": 300, "old": 1}}, "green", "blue"), "weights['a'].new must be an integer weight from 0 to 256"),
+    ],
+)
+def test_slot_servers_bad_input(args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rollout.slot_servers(*args)
+
+
+def _server(weight, admin="ready"):
+    return {"weight": weight, "admin": admin}
+
+
+def test_live_slots_picks_the_serving_slot():
+    servers = {
+        "a1-blue": _server(0, "maint"),
+        "a1-green": _server(100),
+        "a2-blue": _server(0, "maint"),
+        "a2-green": _server(100),
+    }
+    assert rollout.live_slots(servers, ["a1", "a2"]) == {
+        "old": "green",
+        "new": "blue",
+        "serving": {"a1": ["green"], "a2": ["green"]},
+    }
+
+
+def test_live_slots_first_deploy_and_interrupted_rollout():
+    nothing = {"a1-blue": _server(0, "maint"), "a1-green": _server(0, "maint")}
+    assert rollout.live_slots(nothing, ["a1"])["old"] == "blue"
+    halfway = {"a1-blue": _server(128), "a1-green": _server(128)}
+    result = rollout.live_slots(halfway, ["a1"])
+    assert result["old"] == "blue" and result["serving"] == {"a1": ["blue", "green"]}
+
+
+def test_live_slots_unknown_server():
+    with pytest.raises(ValueError, match=re.escape("HAProxy has no server a9-blue for app host a9")):
+        rollout.live_slots({}, ["a9"])

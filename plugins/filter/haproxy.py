@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read HAProxy server state from a stats CSV; the logic lives in module_utils.haproxy."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: haproxy_servers
+short_description: Server weights and admin states of a backend, from HAProxy's stats CSV
+version_added: 0.1.0
+description:
+  - Parses the CSV of the runtime API's C(show stat) or of the stats page
+    (C(/stats;csv)) and returns C({server: {weight, admin}}) for one backend, the same
+    shape as the C(servers) returned by M(fleetops.lifecycle.haproxy_server).
+  - C(weight) is the configured (user) weight, not the one lowered during slow start.
+positional: backend
+options:
+  _input:
+    description: The CSV text.
+    type: str
+    required: true
+  backend:
+    description: Backend name.
+    type: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Read the stats CSV
+  ansible.builtin.uri:
+    url: "http://lb1:8404/stats;csv"
+    return_content: true
+  register: stats
+
+- name: Server states of backend demo
+  ansible.builtin.debug:
+    msg: "{{ stats.content | fleetops.lifecycle.haproxy_servers('demo') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C({"<server>": {"weight": int, "admin": "ready"|"drain"|"maint"}}).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import haproxy
+
+
+def haproxy_servers(csv_text, backend):
+    try:
+        return haproxy.current_servers(haproxy.parse_show_stat(csv_text), backend)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("haproxy_servers: %s" % exc) from exc
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"haproxy_servers": haproxy_servers}

@@ -369,14 +369,21 @@ def _segments(points):
     return segments, current
 
 
+def _ts(timestamp):
+    """A sample timestamp for messages: epoch seconds to the millisecond (``%g`` would
+    print 1.76714e+09)."""
+    return "%.13g" % round(timestamp, 3)
+
+
 def _window(run):
     if len(run) == 1:
-        return "at t=%s" % _g(run[0]["timestamp"])
-    return "from t=%s to t=%s" % (_g(run[0]["timestamp"]), _g(run[-1]["timestamp"]))
+        return "at t=%s" % _ts(run[0]["timestamp"])
+    return "from t=%s to t=%s" % (_ts(run[0]["timestamp"]), _ts(run[-1]["timestamp"]))
 
 
 def _judge(points, opts):
-    """Verdict and reason for classified samples (rules in the module docstring)."""
+    """Verdict, reason and the failing streak (``None`` unless the verdict is fail) for
+    classified samples (rules in the module docstring)."""
     k = opts["sustained_for"]
     unit = opts["unit"]
     label = opts["name"]
@@ -395,7 +402,7 @@ def _judge(points, opts):
         k,
     )
     if failing is not None:
-        return FAIL, "%s breached for %d consecutive samples %s: %s (requests %s); %s" % (
+        return FAIL, failing, "%s breached for %d consecutive samples %s: %s (requests %s); %s" % (
             label,
             len(failing),
             _window(failing),
@@ -404,20 +411,20 @@ def _judge(points, opts):
             rule,
         )
     if not points:
-        return INCONCLUSIVE, "%s has no samples (empty query result or no data); %s" % (label, rule)
+        return INCONCLUSIVE, None, "%s has no samples (empty query result or no data); %s" % (label, rule)
     if possible is not None:
-        return INCONCLUSIVE, (
+        return INCONCLUSIVE, None, (
             "%s cannot rule out a sustained breach: %d consecutive samples %s breach or are inconclusive (%s); %s"
         ) % (label, len(possible), _window(possible), "; ".join(p["note"] for p in possible), rule)
     if open_tail:
-        return INCONCLUSIVE, (
+        return INCONCLUSIVE, None, (
             "%s: the newest %d sample(s) %s breach or are inconclusive (%s), a streak that may still grow; %s"
         ) % (label, len(open_tail), _window(open_tail), "; ".join(p["note"] for p in open_tail), rule)
     if len(points) < k:
-        return INCONCLUSIVE, (
+        return INCONCLUSIVE, None, (
             "%s has only %d sample(s), fewer than sustained_for=%d: the window is too short to judge; %s"
         ) % (label, len(points), k, rule)
-    return PASS, rule
+    return PASS, None, rule
 
 
 def evaluate_condition(
@@ -444,7 +451,10 @@ def evaluate_condition(
     :param comparison: when a value breaches: ``>``, ``>=``, ``<``, ``<=`` (default per
         kind).
     :param name: label used in messages and the result (default: the kind).
-    :returns: a dict with ``verdict``, ``reason`` and every measurement and threshold.
+    :returns: a dict with ``verdict``, ``reason`` and every measurement and threshold;
+        ``measurements`` carry each sample's ``state`` and ``note`` (why it breached or
+        is inconclusive) and ``failing_streak`` lists the samples of the streak that
+        failed the condition (empty unless the verdict is ``fail``).
     """
     opts = _condition_options(
         kind,
@@ -464,7 +474,7 @@ def evaluate_condition(
     last_value = values[-1] if values else None
     longest_streak = max([len([p for p in segment if p["state"] == BREACH]) for segment in _segments(points)[0]] or [0])
     skipped = len(points) - len(conclusive)
-    verdict, reason = _judge(points, opts)
+    verdict, failing, reason = _judge(points, opts)
     if verdict == PASS:
         unit = opts["unit"]
         reason = "%s within threshold: worst %s, newest %s over %d samples (longest breach streak %d); %s" % (
@@ -499,8 +509,13 @@ def evaluate_condition(
                 "value": p["value"],
                 "request_count": p["request_count"],
                 "state": p["state"],
+                "note": p["note"],
             }
             for p in points
+        ],
+        "failing_streak": [
+            {"timestamp": p["timestamp"], "value": p["value"], "request_count": p["request_count"]}
+            for p in failing or ()
         ],
     }
 

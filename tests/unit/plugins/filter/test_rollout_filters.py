@@ -16,7 +16,15 @@ HOSTS = ["app%d" % i for i in range(1, 11)]
 
 
 def test_filter_map():
-    assert sorted(FILTERS) == ["canary_batches", "canary_stages", "rollout_plan", "traffic_share", "traffic_weights"]
+    assert sorted(FILTERS) == [
+        "canary_batches",
+        "canary_stages",
+        "live_slots",
+        "rollout_plan",
+        "slot_servers",
+        "traffic_share",
+        "traffic_weights",
+    ]
 
 
 def test_canary_stages():

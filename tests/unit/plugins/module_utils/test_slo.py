@@ -105,6 +105,32 @@ def test_error_ratio_sustained_breach_fails_with_values_and_threshold():
     assert [m["state"] for m in result["measurements"]] == ["ok", "breach", "breach", "breach", "ok"]
 
 
+def test_failing_streak_and_sample_notes():
+    result = evaluate(["ok", "breach", "low", "breach", "breach", "breach"])
+    assert result["verdict"] == "fail"
+    assert [(p["timestamp"], p["value"], p["request_count"]) for p in result["failing_streak"]] == [
+        (1015, 0.05, 100),
+        (1045, 0.05, 100),
+        (1060, 0.05, 100),
+    ]
+    assert [m["note"] for m in result["measurements"]] == [
+        "",
+        "5% > 1%",
+        "9 requests < min_requests 10",
+        "5% > 1%",
+        "5% > 1%",
+        "5% > 1%",
+    ]
+    for states in (["ok"] * 3, ["breach", "breach", "ok"], ["low"] * 3):
+        assert evaluate(states)["failing_streak"] == []
+
+
+def test_reasons_print_epoch_timestamps_in_full():
+    samples = [{"timestamp": 1767139215.0131 + 15 * i, "value": 0.05, "request_count": 100} for i in range(3)]
+    result = slo.evaluate_condition(samples, "error_ratio")
+    assert "from t=1767139215.013 to t=1767139245.013:" in result["reason"]
+
+
 def test_breaches_that_are_not_consecutive_do_not_fail():
     result = evaluate(["breach", "ok", "breach", "ok", "breach", "ok"])
     assert result["verdict"] == "pass"

@@ -1,0 +1,594 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: slo_gate
+short_description: Sample a canary's metrics over an analysis window and return a pass, fail or inconclusive verdict
+version_added: 0.1.0
+description:
+  - Measures the canary (the O(target)) through a provider for O(window) seconds, one sample
+    every O(interval) seconds, judges every condition and returns the verdict, what the rollout
+    should do next and every measurement and threshold behind it.
+  - Run it once per canary stage on the controller, with C(delegate_to=localhost) and C(run_once=true).
+    The task takes about O(window) seconds, longer when O(on_inconclusive=wait) extends it.
+  - Counters are cumulative, so each sample is the increase between the two scrapes that bound
+    its interval, computed per series. A counter that went down (a process restarted, HAProxy
+    reloaded) or a series that disappeared makes that interval inconclusive, never negative.
+  - A provider that cannot be reached, answers with an error or returns no series makes the
+    samples it should have measured inconclusive, with the reason in the result; such a gate never
+    passes.
+  - A condition fails when its threshold is breached for O(conditions[].sustained_for) CONSECUTIVE
+    samples (an ok sample ends a streak, an inconclusive one neither extends nor ends it). Samples
+    with fewer than O(conditions[].min_requests) requests are inconclusive. The gate fails when a
+    condition (or the canary-vs-stable comparison) fails, else is inconclusive when one is, else
+    passes. The rules are those of the collection's C(slo) module_utils.
+  - The module only reads; it never changes anything and reports C(changed=false). A C(fail)
+    verdict does not fail the task unless O(fail_on_verdict=true); the play decides to roll back
+    from RV(action).
+author:
+  - fleetops maintainers (@fleetops)
+options:
+  provider:
+    description:
+      - Where the measurements come from.
+      - C(prometheus) queries the Prometheus HTTP API at O(prometheus_url) with instant queries of
+        the raw series of O(metrics.requests), O(metrics.latency)C(_bucket) and O(metrics.health)
+        restricted by the O(target) label selector.
+      - C(haproxy) reads C(show stat) from the runtime API socket O(haproxy_socket) or the stats
+        page O(haproxy_stats_url) and sums the counters of the backend's servers whose names match
+        the O(target) regex. No Prometheus needed.
+      - C(http) scrapes the C(/metrics) page (Prometheus text format) and asks C(/readyz) of every
+        base URL in O(target).
+    type: str
+    choices: [prometheus, haproxy, http]
+    default: prometheus
+  target:
+    description:
+      - What to measure, the canary.
+      - For C(prometheus), a label selector such as C({job="demo",slot="green"}); it is appended to
+        the metric names.
+      - For C(haproxy), a mapping with C(backend) (the backend name) and C(servers), a regular
+        expression searched in the server names, such as C(-green$) for the servers of the green slot.
+      - For C(http), a list of base URLs such as C(http://app1:8081).
+    type: raw
+    required: true
+  compare_to:
+    description:
+      - The stable slot, measured the same way as O(target) (a selector, a C(backend)/C(servers)
+        mapping or a servers regex in the target's backend, or a list of URLs).
+      - When given, the error ratio of the canary over the whole analysis is compared with the
+        stable slot's; the gate fails when the canary's is higher by more than O(compare_margin),
+        and is inconclusive when either side saw fewer than O(compare_min_requests) requests.
+    type: raw
+  compare_margin:
+    description:
+      - How much higher (as a ratio, 0 to 1) the canary's error ratio may be than the stable slot's.
+    type: float
+    default: 0.01
+  compare_min_requests:
+    description:
+      - Requests each side must have served over the analysis for the comparison to be conclusive.
+    type: int
+    default: 10
+  window:
+    description:
+      - Seconds of analysis. The window holds C(floor(window / interval)) samples.
+    type: float
+    default: 60
+  interval:
+    description:
+      - Seconds between two scrapes; each sample covers one interval.
+      - With C(prometheus), use the Prometheus scrape interval (15s in the lab) or a multiple of it;
+        an interval that sees no new scrape has no requests and is inconclusive.
+    type: float
+    default: 15
+  conditions:
+    description:
+      - What fails the gate. Each condition is judged on its own samples.
+      - The default follows the mission, an error ratio above 1% or an availability below 99.5%
+        sustained for 3 consecutive samples (or every sample when the window holds fewer), or any
+        failing health check, fails the stage.
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description:
+          - C(error_ratio), the share of requests answered with a 5xx code (bad when above the
+            threshold).
+          - C(availability), the share of requests not answered with a 5xx code (bad when below the
+            threshold).
+          - C(latency), the O(conditions[].percentile) of the request duration in seconds (bad when
+            above the threshold). With C(haproxy) it is approximate, see the notes.
+          - C(health), the number of failing health probes (bad when above the threshold).
+            C(prometheus), C(up) series below 1. C(haproxy), matching servers that are C(DOWN) or
+            C(NOLB) (servers in C(MAINT) or C(DRAIN) are not probed). C(http), URLs whose
+            C(/readyz) does not answer 200.
+        type: str
+        choices: [availability, error_ratio, health, latency]
+        required: true
+      name:
+        description:
+          - Name of the condition in the result and messages; defaults to its type. Two conditions of
+            the same type need different names.
+        type: str
+      threshold:
+        description:
+          - Ratios (C(error_ratio), C(availability)) in [0, 1]; defaults 0.01 and 0.995.
+          - C(latency) in seconds, above 0; required.
+          - C(health) a number of failing probes, 0 or more; default 0 (any failing probe breaches).
+        type: float
+      percentile:
+        description:
+          - For C(latency), the quantile computed from the histogram bucket increases of each
+            interval, between 0 and 1 exclusive. Default 0.95. Refused on other types.
+        type: float
+      sustained_for:
+        description:
+          - Consecutive breaching samples that fail the condition.
+          - Defaults to 3 (1 for C(health)), or the number of samples of the window when it holds
+            fewer. A value above that number is refused, the condition could never fail.
+        type: int
+      min_requests:
+        description:
+          - Samples with fewer requests (for C(health), fewer probes) are inconclusive, never a
+            silent pass. Default 10 (1 probe for C(health)).
+        type: int
+  on_inconclusive:
+    description:
+      - What an inconclusive verdict leads to.
+      - C(fail), RV(action=rollback).
+      - C(pass), RV(action=proceed).
+      - C(wait), sample another O(window) (the verdict is judged over every sample taken), up to
+        O(max_waits) times; still inconclusive after that, RV(action=rollback).
+    type: str
+    choices: [wait, fail, pass]
+    default: fail
+  max_waits:
+    description:
+      - How many extra windows O(on_inconclusive=wait) may sample.
+    type: int
+    default: 1
+  stop_on_fail:
+    description:
+      - End the analysis as soon as a condition has failed; more samples cannot undo a sustained
+        breach, and the rollback starts sooner.
+    type: bool
+    default: true
+  fail_on_verdict:
+    description:
+      - Fail the task, with the one-line RV(summary) as message, when RV(action=rollback).
+      - By default the task succeeds whatever the verdict and the play decides from RV(action).
+    type: bool
+    default: false
+  prometheus_url:
+    description:
+      - Base URL of the Prometheus HTTP API for O(provider=prometheus).
+    type: str
+    default: http://127.0.0.1:9090
+  haproxy_socket:
+    description:
+      - Path of the HAProxy runtime API socket on the host that runs the module, for
+        O(provider=haproxy), so delegate the task to the load balancer to use it. Mutually
+        exclusive with O(haproxy_stats_url); one of them is required.
+    type: path
+  haproxy_stats_url:
+    description:
+      - URL of the HAProxy stats page in CSV, such as C(http://lb:8404/stats;csv), for
+        O(provider=haproxy).
+    type: str
+  timeout:
+    description:
+      - Seconds each HTTP request or socket exchange may take.
+    type: float
+    default: 5
+  metrics:
+    description:
+      - Names of the metrics and labels read by the C(prometheus) and C(http) providers, and the
+        HAProxy field used for latency. Keys left out keep their default.
+    type: dict
+    suboptions:
+      requests:
+        description: Counter of HTTP requests with a status code label.
+        type: str
+        default: demo_http_requests_total
+      latency:
+        description: Base name of the request duration histogram (C(_bucket) is appended).
+        type: str
+        default: demo_http_request_duration_seconds
+      health:
+        description: Metric whose series are 1 when a target is healthy (Prometheus provider).
+        type: str
+        default: up
+      code_label:
+        description: Label holding the HTTP status code.
+        type: str
+        default: code
+      error_codes:
+        description: Regular expression that must match the whole status code of an error.
+        type: str
+        default: 5..
+      path_label:
+        description: Label holding the request path.
+        type: str
+        default: path
+      exclude_paths:
+        description:
+          - Values of O(metrics.path_label) that are not user traffic (scrapes and probes) and are
+            left out of the request and latency measurements.
+        type: list
+        elements: str
+        default: [/metrics, /healthz, /readyz]
+      haproxy_latency:
+        description: HAProxy field used for latency, C(rtime) (response time) or C(ttime) (total session time).
+        type: str
+        choices: [rtime, ttime]
+        default: rtime
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads metrics; check mode runs the same analysis and returns the same verdict.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - With O(provider=haproxy), latency is approximate, HAProxy's C(rtime)/C(ttime) is the average
+    over each server's last 1024 requests, not a percentile; the module weights the servers'
+    averages by their requests in the interval and ignores O(conditions[].percentile).
+  - With O(provider=haproxy), requests are the sum of the C(hrsp_1xx) to C(hrsp_5xx) and
+    C(hrsp_other) counters of the matching servers, errors are C(hrsp_5xx).
+  - The C(http) provider parses C(/metrics) with C(prometheus_client) when the controller's Python
+    has it, else with a small built-in parser.
+  - Requests to O(metrics.exclude_paths) (Prometheus scrapes, health probes, the gate's own scrapes)
+    do not count as traffic.
+  - The canary-vs-stable comparison uses the requests of the intervals each side could measure;
+    intervals with a counter reset are left out on that side.
+seealso:
+  - name: Prometheus HTTP API
+    description: The instant query endpoint used by the C(prometheus) provider.
+    link: https://prometheus.io/docs/prometheus/latest/querying/api/
+  - name: HAProxy management guide, show stat
+    description: The CSV fields read by the C(haproxy) provider.
+    link: https://docs.haproxy.org/2.6/management.html
+  - module: fleetops.lifecycle.haproxy_server
+"""
+
+EXAMPLES = r"""
+- name: Gate the 10% stage on Prometheus with the mission's default conditions
+  fleetops.lifecycle.slo_gate:
+    provider: prometheus
+    prometheus_url: http://10.89.77.10:9090
+    target: '{job="demo",slot="green"}'
+    compare_to: '{job="demo",slot="blue"}'
+    window: 60
+    interval: 15
+  delegate_to: localhost
+  run_once: true
+  register: gate
+
+- name: Roll back when the gate says so
+  ansible.builtin.include_tasks: rollback_stage.yml
+  when: gate.action == 'rollback'
+
+- name: Gate on HAProxy counters only, with a latency condition, waiting once when traffic is low
+  fleetops.lifecycle.slo_gate:
+    provider: haproxy
+    haproxy_stats_url: http://10.89.77.10:8404/stats;csv
+    target: {backend: demo, servers: '-green$'}
+    compare_to: '-blue$'
+    window: 120
+    interval: 10
+    on_inconclusive: wait
+    max_waits: 2
+    conditions:
+      - type: error_ratio
+        threshold: 0.01
+      - type: latency
+        threshold: 0.5
+        sustained_for: 3
+      - type: health
+  delegate_to: localhost
+  run_once: true
+  register: gate
+
+- name: Scrape the canaries directly and fail the task on a failed gate
+  fleetops.lifecycle.slo_gate:
+    provider: http
+    target:
+      - http://10.89.77.21:8081
+      - http://10.89.77.22:8081
+    window: 30
+    interval: 5
+    fail_on_verdict: true
+    conditions:
+      - {type: error_ratio, threshold: 0.02, sustained_for: 2, min_requests: 20}
+      - {type: latency, name: latency_p99, percentile: 0.99, threshold: 1.0}
+      - {type: health}
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+verdict:
+  description: C(pass), C(fail) or C(inconclusive).
+  returned: success
+  type: str
+  sample: fail
+action:
+  description:
+    - What the rollout should do next, C(proceed) or C(rollback) (an inconclusive verdict per
+      O(on_inconclusive)). The C(slo) module_utils also knows C(wait), which this module resolves
+      itself by extending the window.
+  returned: success
+  type: str
+  sample: rollback
+action_reason:
+  description: Why this action.
+  returned: success
+  type: str
+  sample: gate failed
+summary:
+  description:
+    - One line with the verdict, the conditions behind it with their measured values and thresholds,
+      and the action.
+  returned: success
+  type: str
+  sample: "FAIL: error_ratio 0.052 > 0.01 for 3 consecutive samples (requests 412, 398, 405); action rollback"
+reason:
+  description: The reasons of every condition that decided the verdict, in full.
+  returned: success
+  type: str
+failed_conditions:
+  description: Names of the failed conditions (and C(canary_vs_stable)).
+  returned: success
+  type: list
+  elements: str
+  sample: [error_ratio, availability]
+inconclusive_conditions:
+  description: Names of the inconclusive conditions (and C(canary_vs_stable)).
+  returned: success
+  type: list
+  elements: str
+  sample: []
+conditions:
+  description: Every condition with its thresholds, samples and verdict.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the condition.
+      type: str
+      sample: error_ratio
+    type:
+      description: Condition type.
+      type: str
+      sample: error_ratio
+    threshold:
+      description: The threshold.
+      type: float
+      sample: 0.01
+    comparison:
+      description: When a sample breaches, C(value <comparison> threshold).
+      type: str
+      sample: ">"
+    percentile:
+      description: The quantile, for latency conditions.
+      type: float
+      sample: 0.95
+    sustained_for:
+      description: Consecutive breaching samples that fail the condition.
+      type: int
+      sample: 3
+    min_requests:
+      description: Requests (probes for health) a sample needs to be conclusive.
+      type: float
+      sample: 10
+    measure:
+      description: What exactly was measured (query, fields, URLs).
+      type: str
+    samples:
+      description:
+        - One C([timestamp, value, requests]) per interval, oldest first; C(value) is null when
+          the interval could not be measured. Timestamps are epoch seconds at the end of the interval.
+      type: list
+      elements: list
+      sample: [[1767139215.01, 0.052, 412], [1767139230.0, 0.0503, 398], [1767139245.0, 0.0494, 405]]
+    states:
+      description: C(ok), C(breach) or C(inconclusive) for each sample.
+      type: list
+      elements: str
+      sample: [breach, breach, breach]
+    verdict:
+      description: Verdict of the condition.
+      type: str
+      sample: fail
+    reason:
+      description: The verdict explained with the measured values and the threshold.
+      type: str
+      sample: >-
+        error_ratio breached for 3 consecutive samples from t=1767139215 to t=1767139245:
+        5.2%, 5.03%, 4.94% (requests 412, 398, 405); fail when error ratio > 1% for
+        sustained_for=3 consecutive sample(s)
+    problems:
+      description: Why samples were inconclusive (provider unreachable, no series, counter reset, ...).
+      type: list
+      elements: str
+      sample: ["query returned no series: demo_http_requests_total{job=\"demo\",slot=\"green\"} (this scrape)"]
+    details:
+      description: Failing probes seen by breaching health samples.
+      type: list
+      elements: str
+    breaches:
+      description: Breaching samples.
+      type: int
+    longest_streak:
+      description: Longest run of breaching samples not ended by an ok sample.
+      type: int
+    inconclusive_samples:
+      description: Inconclusive samples.
+      type: int
+    worst_value:
+      description: Worst conclusive value.
+      type: float
+    last_value:
+      description: Newest conclusive value.
+      type: float
+comparison:
+  description:
+    - The canary-vs-stable comparison of error ratios over the analysis (C(slo.compare_canary)
+      result), with the notes of intervals either side could not measure.
+  returned: when O(compare_to) is given
+  type: dict
+  sample:
+    verdict: fail
+    canary_error_ratio: 0.05
+    stable_error_ratio: 0.001
+    difference: 0.049
+    margin: 0.01
+    canary_requests: 1215
+    stable_requests: 10890
+provider:
+  description: The provider used.
+  returned: success
+  type: str
+  sample: prometheus
+window:
+  description: The analysis window in seconds.
+  returned: success
+  type: float
+  sample: 60
+interval:
+  description: Seconds between samples.
+  returned: success
+  type: float
+  sample: 15
+samples:
+  description: Samples taken (fewer than the window holds when the analysis stopped early on a failure).
+  returned: success
+  type: int
+  sample: 4
+waits:
+  description: Extra windows sampled because of O(on_inconclusive=wait).
+  returned: success
+  type: int
+  sample: 0
+stopped_early:
+  description: Whether the analysis ended as soon as a condition failed (O(stop_on_fail)).
+  returned: success
+  type: bool
+  sample: false
+on_inconclusive:
+  description: The O(on_inconclusive) policy applied.
+  returned: success
+  type: str
+  sample: fail
+started:
+  description: Time of the baseline scrape, ISO 8601 UTC.
+  returned: success
+  type: str
+  sample: "2025-12-30T10:00:00.000Z"
+ended:
+  description: End of the analysis, ISO 8601 UTC.
+  returned: success
+  type: str
+  sample: "2025-12-30T10:01:00.012Z"
+duration:
+  description: Seconds from the baseline scrape to the end of the analysis.
+  returned: success
+  type: float
+  sample: 60.012
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
+    DEFAULT_COMPARE_MARGIN,
+    DEFAULT_METRICS,
+    DEFAULT_ON_INCONCLUSIVE,
+    DEFAULT_PROMETHEUS_URL,
+    DEFAULT_TIMEOUT,
+    HAPROXY_LATENCY_FIELDS,
+    ON_INCONCLUSIVE,
+    PROVIDERS,
+    build_plan,
+    make_providers,
+    run_gate,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.slo import DEFAULT_MIN_REQUESTS, KINDS
+
+ARGUMENT_SPEC = dict(
+    provider=dict(type="str", choices=list(PROVIDERS), default="prometheus"),
+    target=dict(type="raw", required=True),
+    compare_to=dict(type="raw"),
+    compare_margin=dict(type="float", default=DEFAULT_COMPARE_MARGIN),
+    compare_min_requests=dict(type="int", default=DEFAULT_MIN_REQUESTS),
+    window=dict(type="float", default=60),
+    interval=dict(type="float", default=15),
+    conditions=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            type=dict(type="str", required=True, choices=sorted(KINDS)),
+            name=dict(type="str"),
+            threshold=dict(type="float"),
+            percentile=dict(type="float"),
+            sustained_for=dict(type="int"),
+            min_requests=dict(type="int"),
+        ),
+    ),
+    on_inconclusive=dict(type="str", choices=list(ON_INCONCLUSIVE), default=DEFAULT_ON_INCONCLUSIVE),
+    max_waits=dict(type="int", default=1),
+    stop_on_fail=dict(type="bool", default=True),
+    fail_on_verdict=dict(type="bool", default=False),
+    prometheus_url=dict(type="str", default=DEFAULT_PROMETHEUS_URL),
+    haproxy_socket=dict(type="path"),
+    haproxy_stats_url=dict(type="str"),
+    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
+    metrics=dict(
+        type="dict",
+        options=dict(
+            requests=dict(type="str", default=DEFAULT_METRICS["requests"]),
+            latency=dict(type="str", default=DEFAULT_METRICS["latency"]),
+            health=dict(type="str", default=DEFAULT_METRICS["health"]),
+            code_label=dict(type="str", default=DEFAULT_METRICS["code_label"]),
+            error_codes=dict(type="str", default=DEFAULT_METRICS["error_codes"]),
+            path_label=dict(type="str", default=DEFAULT_METRICS["path_label"]),
+            exclude_paths=dict(type="list", elements="str", default=list(DEFAULT_METRICS["exclude_paths"])),
+            haproxy_latency=dict(
+                type="str", choices=list(HAPROXY_LATENCY_FIELDS), default=DEFAULT_METRICS["haproxy_latency"]
+            ),
+        ),
+    ),
+)
+
+
+def gate(params, clock=None):
+    """Validate, sample, judge. Raises ValueError for bad options."""
+    plan = build_plan(params)
+    return run_gate(plan, make_providers(plan), clock=clock)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("haproxy_socket", "haproxy_stats_url")],
+        supports_check_mode=True,
+    )
+    try:
+        result = gate(module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if module.params["fail_on_verdict"] and result["action"] == "rollback":
+        module.fail_json(msg=result["summary"], **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,8 +10,9 @@ short_description: Server weights and admin states of a backend, from HAProxy's 
 version_added: 0.1.0
 description:
   - Parses the CSV of the runtime API's C(show stat) or of the stats page
-    (C(/stats;csv)) and returns C({server: {weight, admin}}) for one backend, the same
-    shape as the C(servers) returned by M(fleetops.lifecycle.haproxy_server).
+    (C(/stats;csv)) and returns the weight and admin state of every server of one
+    backend, the same shape as the C(servers) returned by
+    M(fleetops.lifecycle.haproxy_server).
   - C(weight) is the configured (user) weight, not the one lowered during slow start.
 positional: backend
 options:
@@ -39,7 +40,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C({"<server>": {"weight": int, "admin": "ready"|"drain"|"maint"}}).
+  description: 'C({"<server>": {"weight": int, "admin": "ready"|"drain"|"maint"}}).'
   type: dict
 """
 

@@ -99,13 +99,15 @@ def http_get(url, timeout=5):
 class Traffic:
     """Steady background requests through HAProxy, counting every failed one."""
 
-    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.02):
+    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.005, threads=1):
         self.url, self.interval = url, interval
         self.ok = 0
         self.failed = []
         self.versions = {}
+        self.log = []  # (time, version) of every good reply
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self):
         while not self._stop.is_set():
@@ -113,21 +115,34 @@ class Traffic:
                 status, body = http_get(self.url, timeout=5)
             except OSError as exc:
                 status, body = None, str(exc)
-            if status == 200:
-                self.ok += 1
-                version = json.loads(body).get("version")
-                self.versions[version] = self.versions.get(version, 0) + 1
-            else:
-                self.failed.append((time.time(), status, body[:200]))
+            with self._lock:
+                if status == 200:
+                    self.ok += 1
+                    version = json.loads(body).get("version")
+                    self.versions[version] = self.versions.get(version, 0) + 1
+                    self.log.append((time.time(), version))
+                else:
+                    self.failed.append((time.time(), status, body[:200]))
             time.sleep(self.interval)
 
+    def mark(self):
+        """A point in time; versions_since() tells what answered after it."""
+        time.sleep(1)  # let requests already in flight land
+        return time.time()
+
+    def versions_since(self, mark):
+        with self._lock:
+            return {version for when, version in self.log if when >= mark}
+
     def __enter__(self):
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +161,15 @@ def converged(lab, tmp_path_factory):
     if result.rc != 0:
         pytest.fail("site.yml failed: %s\n%s" % (result.failure_messages(), result.stdout[-4000:]), pytrace=False)
     return result
+
+
+# Modules that move the lab away from the converged state run last.
+MODULE_ORDER = ["test_site.py", "test_bad_input.py", "test_deploy.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+    items.sort(key=rank)

@@ -1,0 +1,157 @@
+"""deploy.yml on the lab: canary stages gated on HAProxy counters, under steady traffic.
+
+The tests run in order and build on each other: v1 (blue, from site.yml) -> v2 on green
+(promoted) -> v3 with 5% errors (rolled back to v2) -> 3.0.1 that cannot start (stopped
+before traffic moves).
+"""
+
+import json
+import time
+
+import pytest
+from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
+
+# Short analysis for tests: 3 samples of 3 s at each stage; a breach must last 2 samples.
+FAST_GATE = {
+    "deploy_analysis_window": 9,
+    "deploy_analysis_interval": 3,
+    "deploy_gate_conditions": [
+        {"type": "error_ratio", "threshold": 0.01, "sustained_for": 2, "min_requests": 20},
+        {"type": "health"},
+    ],
+}
+
+
+def deploy(version, tmp_path, **extra):
+    return run_playbook("deploy.yml", {"deploy_version": version, **FAST_GATE, **extra}, tmp_path=tmp_path)
+
+
+def ledger(host):
+    out = lab_host(host).run("cat /var/lib/fleetops/ledger.jsonl")
+    assert out.rc == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def servers_serving():
+    stat = lab_host("lb1").run("echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
+    header = stat.stdout.splitlines()[0].lstrip("# ").split(",")
+    serving = set()
+    for line in stat.stdout.splitlines()[1:]:
+        row = dict(zip(header, line.split(",")))
+        if row.get("pxname") == "demo" and row["svname"] not in ("FRONTEND", "BACKEND"):
+            if row["status"] == "UP" and int(row["weight"] or 0) > 0:
+                serving.add(row["svname"])
+    return serving
+
+
+def app_fingerprint():
+    return {
+        name: lab_host(name).run("readlink /opt/demo/current-green; systemctl is-active demo@green").stdout
+        for name in APP_HOSTS
+    }
+
+
+@pytest.fixture(scope="module")
+def on_v1(converged):
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    assert status == 200 and json.loads(body)["version"] == "1.0.0"
+
+
+def test_check_mode_reports_the_rollout_and_changes_nothing(on_v1, tmp_path):
+    before = (servers_serving(), app_fingerprint())
+    result = run_playbook("deploy.yml", {"deploy_version": "2.0.0", **FAST_GATE}, check=True, tmp_path=tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    changed = result.changed_tasks()
+    assert any("Move traffic to the new slot (10%)" in task for task in changed), changed
+    assert any("Install and start the release" in task or "Unpack the release" in task for task in changed), changed
+    assert (servers_serving(), app_fingerprint()) == before
+
+
+def test_bad_stages_are_refused_before_anything_changes(on_v1, tmp_path):
+    before = (servers_serving(), app_fingerprint())
+    result = deploy("2.0.0", tmp_path, deploy_stages=[50, 10, 100])
+    assert result.rc != 0
+    assert "canary_stages[1] = 10 does not increase over the previous stage 50" in " ".join(result.failure_messages())
+    assert result.changed() == 0, result.changed_tasks()
+    assert (servers_serving(), app_fingerprint()) == before
+
+
+def test_good_release_is_promoted_with_zero_failed_requests(on_v1, tmp_path):
+    with Traffic() as traffic:
+        result = deploy("2.0.0", tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
+    assert traffic.versions.get("2.0.0", 0) > 0
+    assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}
+    for _ in range(20):
+        status, body = http_get("http://%s/" % LB_ADDRESS)
+        assert status == 200 and json.loads(body)["version"] == "2.0.0"
+    for name in APP_HOSTS:
+        records = ledger(name)
+        assert [r["event"] for r in records if r["release"] == "2.0.0"] == [
+            "started",
+            "gate",
+            "gate",
+            "gate",
+            "promoted",
+        ]
+        assert all(r["gate"]["verdict"] == "pass" for r in records if r["event"] == "gate")
+        assert not lab_host(name).service("demo@blue").is_running
+
+
+def test_second_deploy_of_the_same_release_changes_nothing(tmp_path):
+    result = deploy("2.0.0", tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    assert result.changed() == 0, result.changed_tasks()
+
+
+def test_bad_release_fails_the_first_stage_and_rolls_back(tmp_path):
+    with Traffic(threads=2) as traffic:
+        result = deploy("3.0.0", tmp_path)
+        after_rollback = traffic.mark()
+        time.sleep(3)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "gate failed at 10% of traffic on 3.0.0" in message, message
+    assert "error_ratio" in message, message
+    assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}
+    assert traffic.versions_since(after_rollback) == {"2.0.0"}
+    for name in APP_HOSTS:
+        records = [r for r in ledger(name) if r["release"] == "3.0.0"]
+        assert records[-1]["event"] == "rolled_back"
+        assert "error_ratio" in records[-1]["message"]
+        assert not lab_host(name).service("demo@blue").is_running
+
+
+def test_release_that_cannot_start_stops_before_traffic_moves(tmp_path):
+    with Traffic() as traffic:
+        result = deploy("3.0.1", tmp_path)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "3.0.1 did not start in the blue slot on app1, app2, app3; no traffic was moved" in message, message
+    assert traffic.failed == [], traffic.failed[:5]
+    assert set(traffic.versions) == {"2.0.0"}
+    assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}
+
+
+def test_deploy_is_refused_while_another_holds_the_lock(tmp_path):
+    lb = lab_host("lb1")
+    lock = {
+        "holder": "alice run 42",
+        "message": "deploy 9.9.9",
+        "change_id": "CHG-7",
+        "started": 4102444800,
+        "started_iso": "2100-01-01T00:00:00Z",
+        "ttl": 3600,
+        "pid": 1,
+        "host": "elsewhere",
+    }
+    lb.run("mkdir -p /var/lib/fleetops && echo '%s' > /var/lib/fleetops/deploy.lock" % json.dumps(lock))
+    try:
+        result = deploy("1.0.0", tmp_path)
+    finally:
+        lb.run("rm -f /var/lib/fleetops/deploy.lock")
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "is held by alice run 42" in message and "CHG-7" in message, message
+    assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}

@@ -164,7 +164,7 @@ def converged(lab, tmp_path_factory):
 
 
 # Modules that move the lab away from the converged state run last.
-MODULE_ORDER = ["test_site.py", "test_bad_input.py", "test_deploy.py"]
+MODULE_ORDER = ["test_site.py", "test_bad_input.py", "test_deploy.py"]  # deploy tests run in file order
 
 
 def pytest_collection_modifyitems(items):

@@ -155,3 +155,32 @@ def test_deploy_is_refused_while_another_holds_the_lock(tmp_path):
     message = " ".join(result.failure_messages())
     assert "is held by alice run 42" in message and "CHG-7" in message, message
     assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}
+
+
+def test_two_rollbacks_follow_the_ledger_not_mtimes(tmp_path):
+    # History: 1.0.0 (site.yml), 2.0.0 promoted, 3.0.0 rolled back, 4.0.0 promoted now.
+    result = deploy("4.0.0", tmp_path / "deploy")
+    assert result.rc == 0, result.failure_messages()
+    # Make mtimes lie: the oldest release directory looks newest.
+    for name in APP_HOSTS:
+        lab_host(name).run("touch /opt/demo/releases/1.0.0 && sleep 1 && touch /opt/demo/releases/3.0.0")
+    with Traffic() as traffic:
+        first = run_playbook("rollback.yml", {}, tmp_path=tmp_path / "first")
+        second = run_playbook("rollback.yml", {}, tmp_path=tmp_path / "second")
+    assert first.rc == 0, first.failure_messages()
+    assert second.rc == 0, second.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    assert json.loads(body)["version"] == "1.0.0"
+    rollbacks = [(r["from_release"], r["release"]) for r in ledger("app1") if r["event"] == "rollback"]
+    assert rollbacks == [("4.0.0", "2.0.0"), ("2.0.0", "1.0.0")]
+
+
+def test_rollback_to_a_named_release(tmp_path):
+    result = run_playbook("rollback.yml", {"rollback_release": "4.0.0"}, tmp_path=tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    assert json.loads(body)["version"] == "4.0.0"
+    again = run_playbook("rollback.yml", {"rollback_release": "4.0.0"}, tmp_path=tmp_path / "again")
+    assert again.rc != 0
+    assert "rollback_release=4.0.0 already serves all traffic" in " ".join(again.failure_messages())

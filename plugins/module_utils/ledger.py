@@ -67,6 +67,8 @@ import os
 import re
 from collections.abc import Mapping
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+
 DEFAULT_PATH = "/var/lib/fleetops/ledger.jsonl"
 EVENTS = ("started", "gate", "promoted", "rolled_back", "failed", "rollback")
 TERMINAL_EVENTS = ("promoted", "rolled_back", "failed", "rollback")
@@ -81,13 +83,8 @@ MAX_LINE_BYTES = 1024 * 1024
 _TOKEN_RE = re.compile(r"[^\s]+\Z")
 
 
-class LedgerError(Exception):
+class LedgerError(ResultError):
     """A refusal or failure to report with fail_json: a message plus result keys."""
-
-    def __init__(self, msg, **result):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result
 
 
 def iso_timestamp(now):
@@ -408,14 +405,6 @@ def read_ledger(path):
     return data.decode("utf-8", "replace")
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def append_record(path, record, now, check_mode=False):
     """Validate ``record``, stamp it with ``now`` and append it as one line.
 
@@ -463,5 +452,5 @@ def append_record(path, record, now, check_mode=False):
     finally:
         os.close(fd)
     if not exists:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     return result

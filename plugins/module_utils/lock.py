@@ -41,6 +41,8 @@ import os
 import socket
 import time
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+
 DEFAULT_PATH = "/var/lib/fleetops/deploy.lock"
 DEFAULT_TTL = 3600
 STATES = ("acquired", "released", "broken")
@@ -51,13 +53,8 @@ _MAX_READ = 1024 * 1024
 _EXCERPT = 120
 
 
-class LockError(Exception):
+class LockError(ResultError):
     """A refusal or failure to report with fail_json: a message plus result keys."""
-
-    def __init__(self, msg, **result):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result
 
 
 # --- time ------------------------------------------------------------------------
@@ -361,14 +358,6 @@ def read_lock_text(path):
     return data.decode("utf-8", "replace")
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create_lock_file(path, text):
     """Create ``path`` with ``text`` unless it exists; True when this call created it.
 
@@ -406,7 +395,7 @@ def create_lock_file(path, text):
             os.unlink(tmp)
         except OSError:
             pass
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return True
 
 
@@ -432,7 +421,7 @@ def remove_lock_file(path, expected_text):
         if exc.errno == errno.ENOENT:
             return False
         raise LockError("path: cannot remove deploy lock %s: %s" % (path, exc.strerror or exc)) from exc
-    _fsync_dir(os.path.dirname(path))
+    fsync_dir(os.path.dirname(path))
     return True
 
 

@@ -36,6 +36,8 @@ import stat
 import tarfile
 import zlib
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+
 MARKER = ".fleetops-release"
 LINK_PREFIX = "current-"
 STATES = ("present", "absent")
@@ -49,13 +51,8 @@ _CHUNK = 1024 * 1024
 _MAX_NAME_TRIES = 100
 
 
-class ReleaseError(ValueError):
+class ReleaseError(ResultError, ValueError):
     """A refusal or failure to report with fail_json: a message plus result keys."""
-
-    def __init__(self, msg, **result):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result
 
 
 # --- validation ------------------------------------------------------------------
@@ -556,14 +553,6 @@ def unsafe_members(tar):
 # --- writing -----------------------------------------------------------------------
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _make_temp_dir(parent, prefix):
     for _attempt in range(_MAX_NAME_TRIES):
         path = os.path.join(parent, prefix + os.urandom(4).hex())
@@ -654,7 +643,7 @@ def extract_members(tar, members, dest):
         os.chmod(path, _dir_mode(member.mode))
         _set_mtime(path, member.mtime)
     for directory, _dirs, _files in os.walk(dest, topdown=False):
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
 def _remove_path(path):
@@ -729,11 +718,11 @@ def _unpack(tar, members, release_dir, checksum, replace):
         extract_members(tar, members, tmp)
         _write_new_file(os.path.join(tmp, MARKER), (checksum + "\n").encode("ascii"), 0o644)
         os.chmod(tmp, 0o755)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if replace:
             aside = _move_aside(release_dir, version)
         os.rename(tmp, release_dir)
-        _fsync_dir(releases_dir)
+        fsync_dir(releases_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if aside and not os.path.lexists(release_dir):
@@ -747,7 +736,7 @@ def remove_release(release_dir):
     """Rename the release aside (it disappears at once), fsync, then delete it."""
     releases_dir, version = os.path.split(release_dir)
     aside = _move_aside(release_dir, version)
-    _fsync_dir(releases_dir)
+    fsync_dir(releases_dir)
     _remove_path(aside)
 
 
@@ -781,7 +770,7 @@ def atomic_symlink(target, link_path):
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return before
 
 

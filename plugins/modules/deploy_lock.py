@@ -80,21 +80,17 @@ options:
       - Only allowed with O(state=broken).
     type: bool
     default: false
+extends_documentation_fragment:
+  - fleetops.lifecycle.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reads the lock and reports exactly what would be acquired, released or broken, or
         the refusal; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the lock file's text before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 notes:
   - Staleness is decided by the lock's TTL and the clock of the host that runs the task;
     the stored C(pid) is informational (the module process ends right after acquiring).
@@ -157,7 +153,7 @@ previous:
   description: The lock found before the task; null when there was none.
   returned: always
   type: dict
-  sample:
+  sample: &old_lock
     holder: alice@ctl1 run 41
     message: upgrade to 1.9.0
     change_id: CHG-0
@@ -175,15 +171,7 @@ broken_lock:
   description: The lock that O(state=broken) removed (or would remove in check mode); null otherwise.
   returned: always
   type: dict
-  sample:
-    holder: alice@ctl1 run 41
-    message: upgrade to 1.9.0
-    change_id: CHG-0
-    started: 1699990000
-    started_iso: "2023-11-14T19:26:40Z"
-    ttl: 3600
-    pid: 4100
-    host: lb1
+  sample: *old_lock  # the same lock as in previous: the one that was broken
 path:
   description: The lock file's path.
   returned: always

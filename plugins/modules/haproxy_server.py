@@ -60,19 +60,15 @@ options:
       - Seconds to wait for O(wait_drained).
     type: int
     default: 30
+extends_documentation_fragment:
+  - fleetops.lifecycle.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the commands it would send and the states they would give; sends nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows weight and state of every server of the backend before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 notes:
   - While a server is operationally C(DOWN) or C(NOLB), HAProxy's C(show stat) does not
     show its drain flag, so the module reads it as C(ready). Asking for C(drain) on such

@@ -81,9 +81,10 @@ options:
     type: str
     choices: [present, absent]
     default: present
+extends_documentation_fragment:
+  - fleetops.lifecycle.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reports whether it would unpack, remove or relink and the link target before and
@@ -91,13 +92,8 @@ attributes:
       - When the artifact exists on the host, its checksum and members are verified as in
         a real run, so a bad artifact fails in check mode too.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the release directory's state and the slot link's target before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 notes:
   - Retention (removing old releases) is not done here; use O(state=absent) per release.
     A slot's link target protects a release from removal.

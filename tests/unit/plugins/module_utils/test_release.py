@@ -9,7 +9,6 @@ unpack fail halfway.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import posixpath
 import random
@@ -39,28 +38,11 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import 
     validate_version,
     version_key,
 )
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.release_fixtures import make_tarball, member, tree
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 # ----------------------------------------------------------------------- helpers
-
-
-def member(name, kind=tarfile.REGTYPE, data=b"", linkname="", mode=0o644):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.linkname = linkname
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    info.mtime = 1700000000
-    return info, data
-
-
-def make_tarball(path, members):
-    """Write a .tar.gz of ``(TarInfo, data)`` pairs; return its sha256."""
-    with tarfile.open(path, "w:gz") as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return sha256_file(path)
 
 
 GOOD = [
@@ -71,21 +53,6 @@ GOOD = [
     member("lib/current", tarfile.SYMTYPE, linkname="util.py"),
     member("lib/again.py", tarfile.LNKTYPE, linkname="lib/util.py"),
 ]
-
-
-def tree(path):
-    """Everything under ``path`` with type, mode, size, link target and mtime."""
-    listing = {}
-    for directory, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(directory, name)
-            info = os.lstat(full)
-            link = os.readlink(full) if stat.S_ISLNK(info.st_mode) else None
-            listing[os.path.relpath(full, path)] = (
-                stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_size, link,
-                info.st_mtime_ns,
-            )
-    return listing
 
 
 def request(root, **overrides):

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 import tarfile
 
 import pytest
@@ -16,25 +14,9 @@ from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules.utils imp
     AnsibleFailJson,
     run_module,
 )
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.release_fixtures import make_tarball, member, tree
 
 pytestmark = pytest.mark.usefixtures("ansible_module_exits")
-
-
-def member(name, kind=tarfile.REGTYPE, data=b"", linkname="", mode=0o644):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.linkname = linkname
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    info.mtime = 1700000000
-    return info, data
-
-
-def make_tarball(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return sha256_file(path)
 
 
 def release_members(version):
@@ -42,21 +24,6 @@ def release_members(version):
         member("app.py", data=b"print('demo %s')\n" % version.encode(), mode=0o755),
         member("release.json", data=b'{"name": "demo-service", "version": "%s"}\n' % version.encode()),
     ]
-
-
-def tree(path):
-    """Everything under ``path`` (type, mode, size, link target, mtime), for before/after."""
-    listing = {}
-    for directory, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(directory, name)
-            info = os.lstat(full)
-            link = os.readlink(full) if stat.S_ISLNK(info.st_mode) else None
-            listing[os.path.relpath(full, path)] = (
-                stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_size, link,
-                info.st_mtime_ns,
-            )
-    return listing
 
 
 class Host(object):

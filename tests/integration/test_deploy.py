@@ -159,8 +159,10 @@ def test_deploy_is_refused_while_another_holds_the_lock(tmp_path):
 
 def test_two_rollbacks_follow_the_ledger_not_mtimes(tmp_path):
     # History: 1.0.0 (site.yml), 2.0.0 promoted, 3.0.0 rolled back, 4.0.0 promoted now.
-    result = deploy("4.0.0", tmp_path / "deploy")
+    with Traffic() as traffic:
+        result = deploy("4.0.0", tmp_path / "deploy")
     assert result.rc == 0, result.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
     # Make mtimes lie: the oldest release directory looks newest.
     for name in APP_HOSTS:
         lab_host(name).run("touch /opt/demo/releases/1.0.0 && sleep 1 && touch /opt/demo/releases/3.0.0")

@@ -28,7 +28,7 @@ timed() {  # timed LABEL CMD... : run quietly, print the seconds, keep the log o
 }
 
 echo "ansible-playbook settings:"
-ansible-config dump --only-changed | grep -E 'PIPELINING|FORKS|SSH_ARGS|GATHERING|CALLBACK' | sed 's/^/  /'
+ansible-config dump --only-changed -t all 2>/dev/null | grep -iE 'pipelining|forks|ssh_args|gathering' | sed 's/^/  /'
 ansible --version | head -1 | sed 's/^/  /'
 echo "hosts: lb1 + 3 app hosts (podman, systemd as PID 1, ssh)"
 echo

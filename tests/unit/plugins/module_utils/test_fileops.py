@@ -96,7 +96,6 @@ def test_fsync_dir_of_a_missing_directory_raises(tmp_path):
         fsync_dir(str(tmp_path / "missing"))
 
 
-@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="the platform has no O_DIRECTORY")
 def test_fsync_dir_of_a_file_raises_not_a_directory(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")

@@ -129,6 +129,15 @@ def serving(server):
         thread.join(5)
 
 
+def _reply(handler, status, content_type, body):
+    """Send one complete HTTP response from a BaseHTTPRequestHandler."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def free_port():
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -208,11 +217,7 @@ class FakePrometheus(object):
                     status, body = 404, b"404 page not found"
                 else:
                     status, body = fake.answer(parse_qs(parts.query)["query"][0])
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _reply(self, status, "application/json", body)
 
             def log_message(self, *args):
                 pass
@@ -268,11 +273,7 @@ class FakeHAProxy(object):
                     status, body = 200, fake.csv().encode()
                 else:
                     status, body = 503, b"<html>No server is available</html>"
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _reply(self, status, "text/plain", body)
 
             def log_message(self, *args):
                 pass

@@ -58,9 +58,9 @@ def slot_servers(host_weights_by_name, new_slot, old_slot):
     return _wrap("slot_servers", rollout.slot_servers, host_weights_by_name, new_slot, old_slot)
 
 
-def live_slots(servers, hosts):
+def live_slots(servers, hosts, releases=None):
     """The slot carrying traffic now (old) and the idle one (new), from HAProxy state."""
-    return _wrap("live_slots", rollout.live_slots, servers, hosts)
+    return _wrap("live_slots", rollout.live_slots, servers, hosts, releases)
 
 
 class FilterModule(object):

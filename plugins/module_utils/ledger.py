@@ -350,6 +350,24 @@ def summarize_run(records, run_id):
     return summary
 
 
+def unfinished_runs(records):
+    """Runs that started but recorded no outcome: a controller killed mid-run.
+
+    Oldest first, each as ``{"run_id", "release", "slot", "operator", "started"}`` from
+    the run's first record. ``rollback`` runs record a single terminal record, so
+    only deploy runs (a ``started`` record) can be unfinished.
+    """
+    finished = {record.get("run_id") for record in records if record.get("event") in TERMINAL_EVENTS}
+    unfinished = []
+    for record in records:
+        run_id = record.get("run_id")
+        if record.get("event") == "started" and run_id not in finished:
+            if all(run["run_id"] != run_id for run in unfinished):
+                unfinished.append(dict(run_id=run_id, release=record.get("release"), slot=record.get("slot"),
+                                       operator=record.get("operator"), started=record.get("ts")))
+    return unfinished
+
+
 def ledger_view(parsed, current=None, limit=None, run_id=None):
     """The module's ``read`` result from :func:`read_records` output.
 
@@ -366,6 +384,7 @@ def ledger_view(parsed, current=None, limit=None, run_id=None):
         previous_good=previous_good_release(records, base) if base else None,
         good=good_releases(records),
         history=release_history(records),
+        unfinished=unfinished_runs(records),
         torn_lines=parsed["torn_lines"],
         bad_lines=parsed["bad_lines"],
     )

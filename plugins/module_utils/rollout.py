@@ -354,18 +354,47 @@ def slot_servers(host_weights_by_name, new_slot, old_slot):
     return servers
 
 
-def live_slots(servers, hosts):
-    """Which slot carries traffic now, read from HAProxy server state.
+def _slot_of_release(hosts, releases):
+    """The one slot that runs the last good release on every host, else None.
+
+    ``releases`` maps host -> ``{"blue": id, "green": id, "last_good": id}`` (ids may be
+    empty). None when any host lacks a last good release, runs it in both slots or in
+    neither, or the hosts disagree on the slot.
+    """
+    slots = set()
+    for host in hosts:
+        info = releases.get(host)
+        if not isinstance(info, Mapping):
+            return None
+        last_good = info.get("last_good")
+        matching = [slot for slot in SLOTS if last_good and info.get(slot) == last_good]
+        if len(matching) != 1:
+            return None
+        slots.add(matching[0])
+    return slots.pop() if len(slots) == 1 else None
+
+
+def live_slots(servers, hosts, releases=None):
+    """Which slot carries traffic now, read from HAProxy server state and the ledger.
 
     :param servers: ``{"<host>-<slot>": {"weight": int, "admin": "ready"|"drain"|"maint"}}``
         as returned by the ``haproxy_server`` module.
     :param hosts: app host names.
-    :returns: ``{"old": slot, "new": other slot, "serving": {host: [slots]}}`` where
-        *old* is the slot with the most ready weight across the fleet (blue when nothing
-        serves, as on a first deploy). A host serving from both slots is the trace of an
-        interrupted rollout; it is reported, and the fleet-wide choice still holds.
+    :param releases: optional ``{host: {"blue": id, "green": id, "last_good": id}}``: what
+        each slot's ``current`` link points to and the ledger's last good release.
+    :returns: ``{"old": slot, "new": other slot, "serving": {host: [slots]},
+        "interrupted": bool, "decided_by": "ledger"|"weights"}``.
+
+    *old* is the slot that runs the ledger's last good release on every host when
+    ``releases`` says so unambiguously: after an interrupted rollout the new slot may
+    carry more weight than the old one, and weights alone would swap them. Otherwise
+    *old* is the slot with the most ready weight across the fleet (blue when nothing
+    serves, as on a first deploy). *interrupted* is true when a host serves from both
+    slots, the trace of a rollout that stopped between stages.
     """
     hosts = validate_hosts(hosts)
+    if releases is not None and not isinstance(releases, Mapping):
+        raise ValueError("releases must be a mapping of host to slot releases, got %r" % (releases,))
     totals = dict.fromkeys(SLOTS, 0)
     serving = {}
     for host in hosts:
@@ -377,5 +406,14 @@ def live_slots(servers, hosts):
             if state.get("admin", "ready") == "ready" and state.get("weight", 0) > 0:
                 totals[slot] += state["weight"]
                 serving[host].append(slot)
-    old = "green" if totals["green"] > totals["blue"] else "blue"
-    return {"old": old, "new": "blue" if old == "green" else "green", "serving": serving}
+    old = _slot_of_release(hosts, releases) if releases else None
+    decided_by = "ledger" if old else "weights"
+    if old is None:
+        old = "green" if totals["green"] > totals["blue"] else "blue"
+    return {
+        "old": old,
+        "new": "blue" if old == "green" else "green",
+        "serving": serving,
+        "interrupted": any(len(slots) > 1 for slots in serving.values()),
+        "decided_by": decided_by,
+    }

@@ -81,6 +81,30 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  shared:
+    description:
+      - Paths relative to the release (e.g. C(uploads), C(var/cache)) that live once under
+        C(<root>/shared/) and are linked into every release as symbolic links, so their data
+        outlives a release. Missing C(<root>/shared/<path>) directories are made (mode 0755).
+      - Linked after the unpack and before the slot link switches, so a release never runs
+        without them. A release that ships a real file or directory at a shared path is
+        refused, not overwritten.
+      - O(state=present) only.
+    type: list
+    elements: str
+  keep:
+    description:
+      - Keep this many newest releases (semantic version order, the one being installed
+        counts) and remove older ones after the slot link switched. A release a
+        C(current-*) link points at, the O(version) being installed and every O(protect)
+        version are never removed. Unset means no retention. A whole number of 1 or more.
+      - O(state=present) only. Check mode lists what would be removed in RV(pruned).
+    type: int
+  protect:
+    description:
+      - Versions O(keep) never removes, e.g. the ledger's last good release.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -95,8 +119,7 @@ attributes:
     support: full
     details: Shows the release directory's state and the slot link's target before and after.
 notes:
-  - Retention (removing old releases) is not done here; use O(state=absent) per release.
-    A slot's link target protects a release from removal.
+  - A slot's link target protects a release from removal, by O(keep) and by O(state=absent).
   - Directory mtimes are never used to tell releases apart; the slot links and the
     marker are the state.
 seealso:
@@ -134,6 +157,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+shared_linked:
+  description: Links to O(shared) paths made or repointed in the release (in check mode, would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/opt/demo/releases/1.2.0/uploads]
+pruned:
+  description: Releases removed by O(keep) (in check mode, that would be), oldest first.
+  returned: always
+  type: list
+  elements: str
+  sample: [1.0.0, 1.1.0]
+pruned_reasons:
+  description: Why each release in RV(pruned) was removed.
+  returned: always
+  type: dict
+  sample: {1.0.0: older than the 5 newest releases, not linked by a slot, not protected}
 release_dir:
   description: Absolute path of the release directory.
   returned: always
@@ -229,6 +269,8 @@ diff:
                link_target: /opt/demo/releases/1.2.0}
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import (
     ReleaseError,
@@ -236,6 +278,13 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import 
     observe,
     parse_request,
     plan_release,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.release_layout import (
+    apply_prune,
+    apply_shared,
+    plan_prune,
+    plan_shared,
+    validate_shared,
 )
 
 ARGUMENT_SPEC = dict(
@@ -245,6 +294,9 @@ ARGUMENT_SPEC = dict(
     checksum=dict(type="str"),
     slot=dict(type="str"),
     state=dict(type="str", default="present", choices=["present", "absent"]),
+    shared=dict(type="list", elements="str"),
+    keep=dict(type="int"),
+    protect=dict(type="list", elements="str"),
 )
 
 
@@ -262,15 +314,33 @@ def ensure_release(params, check_mode, diff_mode):
         state = observe(request, check_mode)
     except OSError as exc:
         raise ReleaseError("root: cannot read %s: %s" % (request["root"], exc)) from exc
+    shared = validate_shared(params.get("shared"))
+    if request["state"] == "absent" and (shared or params.get("keep") is not None):
+        raise ReleaseError("shared, keep: only used with state=present")
     actions = plan_release(state)
-    outcome = apply_plan(actions, check_mode)
+    # Order: unpack, link the shared paths into the release, switch the slot, prune.
+    outcome = apply_plan([a for a in actions if a["action"] != "link"], check_mode)
+    shared_actions = plan_shared(request["root"], state["release_dir"], shared,
+                                 os.path.isdir(state["release_dir"]))
+    if not check_mode:
+        apply_shared(shared_actions)
+    apply_plan([a for a in actions if a["action"] == "link"], check_mode)
+    removals = []
+    if request["state"] == "present":
+        removals = plan_prune(request["root"], params.get("keep"), params.get("protect"), request["version"],
+                              request["slot"])
+        if not check_mode:
+            apply_prune(removals)
     by_kind = dict((action["action"], action) for action in actions)
     unpack = by_kind.get("unpack")
     present = request["state"] == "present"
     slot = request["slot"]
     link_after = state["release_dir"] if slot else None
     result = dict(
-        changed=bool(actions),
+        changed=bool(actions or shared_actions or removals),
+        shared_linked=[a["path"] for a in shared_actions if a["action"] == "link"],
+        pruned=[removal["version"] for removal in removals],
+        pruned_reasons=dict((removal["version"], removal["reason"]) for removal in removals),
         release_dir=state["release_dir"],
         unpacked=unpack is not None,
         replaced_incomplete=bool(unpack and unpack["replace"]),

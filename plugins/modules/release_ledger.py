@@ -201,6 +201,16 @@ history:
   type: list
   elements: str
   sample: [3.0.0, 2.0.0, 1.0.0]
+unfinished:
+  description:
+    - Deploy runs with a C(started) record and no outcome (C(promoted), C(rolled_back),
+      C(failed)), oldest first, from each run's first record. A run stays here until a
+      C(failed) record closes it, as deploy.yml does for runs interrupted by a killed
+      controller.
+  returned: when O(action=read)
+  type: list
+  elements: dict
+  sample: [{run_id: 20261130T101010Z-1, release: 2.0.0, slot: green, operator: alice, started: "2026-11-30T10:10:10Z"}]
 torn_lines:
   description: 1 when the ledger ends in a line without a newline (ignored), else 0.
   returned: when O(action=read)

@@ -163,6 +163,13 @@ options:
       - By default the task succeeds whatever the verdict and the play decides from RV(action).
     type: bool
     default: false
+  validate_only:
+    description:
+      - Check every option and condition, return RV(plan) and measure nothing. A play
+        runs this before any traffic moves, so that a typo in a condition stops the
+        rollout at preflight instead of at the first stage.
+    type: bool
+    default: false
   prometheus_url:
     description:
       - Base URL of the Prometheus HTTP API for O(provider=prometheus).
@@ -316,9 +323,21 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan:
+  description:
+    - With O(validate_only=true), the checked analysis plan; nothing else is returned.
+  returned: when O(validate_only=true)
+  type: dict
+  sample:
+    provider: haproxy
+    window: 60.0
+    interval: 10.0
+    samples: 6
+    on_inconclusive: fail
+    conditions: [{name: error_ratio, type: error_ratio, threshold: 0.01, sustained_for: 3, min_requests: 100}]
 verdict:
   description: C(pass), C(fail) or C(inconclusive).
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: fail
 action:
@@ -326,40 +345,40 @@ action:
     - What the rollout should do next, C(proceed) or C(rollback) (an inconclusive verdict per
       O(on_inconclusive)). The C(slo) module_utils also knows C(wait), which this module resolves
       itself by extending the window.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: rollback
 action_reason:
   description: Why this action.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: gate failed
 summary:
   description:
     - One line with the verdict, the conditions behind it with their measured values and thresholds,
       and the action.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: "FAIL: error_ratio 0.052 > 0.01 for 3 consecutive samples (requests 412, 398, 405); action rollback"
 reason:
   description: The reasons of every condition that decided the verdict, in full.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
 failed_conditions:
   description: Names of the failed conditions (and C(canary_vs_stable)).
-  returned: success
+  returned: unless O(validate_only=true)
   type: list
   elements: str
   sample: [error_ratio, availability]
 inconclusive_conditions:
   description: Names of the inconclusive conditions (and C(canary_vs_stable)).
-  returned: success
+  returned: unless O(validate_only=true)
   type: list
   elements: str
   sample: []
 conditions:
   description: Every condition with its thresholds, samples and verdict.
-  returned: success
+  returned: unless O(validate_only=true)
   type: list
   elements: dict
   contains:
@@ -457,52 +476,52 @@ comparison:
     stable_requests: 10890
 provider:
   description: The provider used.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: prometheus
 window:
   description: The analysis window in seconds.
-  returned: success
+  returned: unless O(validate_only=true)
   type: float
   sample: 60
 interval:
   description: Seconds between samples.
-  returned: success
+  returned: unless O(validate_only=true)
   type: float
   sample: 15
 samples:
   description: Samples taken (fewer than the window holds when the analysis stopped early on a failure).
-  returned: success
+  returned: unless O(validate_only=true)
   type: int
   sample: 4
 waits:
   description: Extra windows sampled because of O(on_inconclusive=wait).
-  returned: success
+  returned: unless O(validate_only=true)
   type: int
   sample: 0
 stopped_early:
   description: Whether the analysis ended as soon as a condition failed (O(stop_on_fail)).
-  returned: success
+  returned: unless O(validate_only=true)
   type: bool
   sample: false
 on_inconclusive:
   description: The O(on_inconclusive) policy applied.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: fail
 started:
   description: Time of the baseline scrape, ISO 8601 UTC.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: "2025-12-30T10:00:00.000Z"
 ended:
   description: End of the analysis, ISO 8601 UTC.
-  returned: success
+  returned: unless O(validate_only=true)
   type: str
   sample: "2025-12-30T10:01:00.012Z"
 duration:
   description: Seconds from the baseline scrape to the end of the analysis.
-  returned: success
+  returned: unless O(validate_only=true)
   type: float
   sample: 60.012
 """
@@ -547,6 +566,7 @@ ARGUMENT_SPEC = dict(
     max_waits=dict(type="int", default=1),
     stop_on_fail=dict(type="bool", default=True),
     fail_on_verdict=dict(type="bool", default=False),
+    validate_only=dict(type="bool", default=False),
     prometheus_url=dict(type="str", default=DEFAULT_PROMETHEUS_URL),
     haproxy_socket=dict(type="path"),
     haproxy_stats_url=dict(type="str"),
@@ -575,6 +595,20 @@ def gate(params, clock=None):
     return run_gate(plan, make_providers(plan), clock=clock)
 
 
+def checked_plan(params):
+    """The validated plan, for O(validate_only): conditions with names, thresholds, windows."""
+    plan = build_plan(params)
+    return dict(
+        provider=plan["provider"],
+        window=plan["window"],
+        interval=plan["interval"],
+        samples=plan["samples"],
+        on_inconclusive=plan["on_inconclusive"],
+        conditions=[{key: condition.get(key) for key in ("name", "type", "threshold", "sustained_for", "min_requests")}
+                    for condition in plan["conditions"]],
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -582,6 +616,8 @@ def main():
         supports_check_mode=True,
     )
     try:
+        if module.params["validate_only"]:
+            module.exit_json(changed=False, plan=checked_plan(module.params))
         result = gate(module.params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))

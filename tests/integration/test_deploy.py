@@ -2,14 +2,21 @@
 
 The tests run in order and build on each other: v1 (blue, from site.yml) -> v2 on green
 (promoted) -> v3 with 5% errors (rolled back to v2) -> 3.0.1 that cannot start (stopped
-before traffic moves).
+before traffic moves) -> 4.0.0 and two rollbacks -> a named rollback -> a deploy whose
+controller is killed, recovered by a re-run.
 """
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+
+SLOTS = ("blue", "green")
 
 # Short analysis for tests: 3 samples of 3 s at each stage; a breach must last 2 samples.
 FAST_GATE = {
@@ -187,3 +194,91 @@ def test_rollback_to_a_named_release(tmp_path):
     again = run_playbook("rollback.yml", {"rollback_release": "4.0.0"}, tmp_path=tmp_path / "again")
     assert again.rc != 0
     assert "rollback_release=4.0.0 already serves all traffic" in " ".join(again.failure_messages())
+
+
+def slot_links():
+    return {
+        name: {slot: lab_host(name).run("readlink -e /opt/demo/current-%s" % slot).stdout.strip() for slot in SLOTS}
+        for name in APP_HOSTS
+    }
+
+
+def test_controller_killed_mid_rollout_is_recovered_by_a_rerun(tmp_path):
+    # Before: 4.0.0 serves everything (named rollback above). Deploy 2.0.0 with a long
+    # analysis at each stage and SIGKILL ansible-playbook once the 50% stage started.
+    extravars = {"deploy_version": "2.0.0", **FAST_GATE, "deploy_analysis_window": 60, "deploy_lock_ttl": 15}
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    command = [playbook, str(REPO / "playbooks" / "deploy.yml"), "-e", json.dumps(extravars)]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    with Traffic(threads=2) as traffic:
+        with open(tmp_path / "killed.log", "w") as log:
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None and not half_on_the_new_slot():
+            time.sleep(1)
+        assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+        assert half_on_the_new_slot(), "the 50% stage never started"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(2)
+        # What the kill left: both slots serve, each link names a complete release.
+        for name, links in slot_links().items():
+            for slot, target in links.items():
+                assert lab_host(name).file(target + "/.fleetops-release").exists, (name, slot, target)
+        assert len(servers_serving()) == 2 * len(APP_HOSTS)
+
+        refused = deploy("2.0.0", tmp_path / "refused")
+        time.sleep(16)  # past the killed run's 15 s TTL
+        stale = deploy("2.0.0", tmp_path / "stale")
+        recovered = deploy("2.0.0", tmp_path / "recovered", deploy_break_stale_lock=True,
+                           deploy_summary_dir=str(tmp_path / "runs"))
+    assert refused.rc != 0 and "is held by" in " ".join(refused.failure_messages())
+    message = " ".join(stale.failure_messages())
+    assert stale.rc != 0 and "stale" in message and "deploy_break_stale_lock=true" in message, message
+    assert recovered.rc == 0, recovered.failure_messages()
+    assert "broke the stale deploy lock" in recovered.stdout
+    assert traffic.failed == [], traffic.failed[:5]
+    assert servers_serving() == {"%s-%s" % (name, slot) for name, slot in new_slot_by_host().items()}
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    assert json.loads(body)["version"] == "2.0.0"
+    for name in APP_HOSTS:
+        runs = {}
+        for record in ledger(name):
+            runs.setdefault(record["run_id"], []).append(record)
+        killed = [events for events in runs.values()
+                  if events[0]["event"] == "started" and events[-1]["event"] == "failed"]
+        assert killed and "interrupted" in killed[-1][-1]["message"], runs
+        assert list(runs.values())[-1][-1]["event"] == "promoted"
+    summaries = list((tmp_path / "runs").glob("*.json"))
+    assert len(summaries) == 1
+    summary = json.loads(summaries[0].read_text())
+    assert summary["release"] == "2.0.0" and summary["outcomes"] == ["promoted"]
+    assert set(summary["hosts"]) == set(APP_HOSTS)
+
+
+def half_on_the_new_slot():
+    """True once HAProxy gives the 2.0.0 slot of every host about half the weight."""
+    weights = server_weights()
+    new = new_slot_by_host()
+    return bool(new) and all(60 <= weights.get("%s-%s" % (name, slot), 0) <= 200 for name, slot in new.items())
+
+
+def new_slot_by_host():
+    slots = {}
+    for name, links in slot_links().items():
+        for slot, target in links.items():
+            if target.endswith("/2.0.0"):
+                slots[name] = slot
+    return slots
+
+
+def server_weights():
+    stat = lab_host("lb1").run("echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
+    header = stat.stdout.splitlines()[0].lstrip("# ").split(",")
+    weights = {}
+    for line in stat.stdout.splitlines()[1:]:
+        row = dict(zip(header, line.split(",")))
+        if row.get("pxname") == "demo" and row["svname"] not in ("FRONTEND", "BACKEND") and row["status"] == "UP":
+            weights[row["svname"]] = int(row["weight"] or 0)
+    return weights

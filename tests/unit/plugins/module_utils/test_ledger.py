@@ -33,6 +33,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.ledger import (
     read_records,
     release_history,
     summarize_run,
+    unfinished_runs,
 )
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -385,6 +386,25 @@ def test_ledger_view():
     assert "run" not in ledger_view(parsed)
     empty = ledger_view(read_records(""))
     assert (empty["last_good"], empty["previous_good"], empty["records"]) == (None, None, [])
+    assert view["unfinished"] == empty["unfinished"] == []
+
+
+def test_unfinished_runs_are_started_runs_without_an_outcome():
+    records = stored([
+        rec("started", "2.0.0", run_id="a", slot="green", operator="bob"),
+        rec("gate", "2.0.0", run_id="a"),
+        rec("started", "3.0.0", run_id="b"),
+        rec("rolled_back", "3.0.0", run_id="b"),
+        rec("started", "4.0.0", run_id="c"),
+        rec("gate", "4.0.0", run_id="c"),
+        rollback("1.0.0", "2.0.0", run_id="d"),
+    ])
+    assert unfinished_runs(records) == [
+        dict(run_id="a", release="2.0.0", slot="green", operator="bob", started="2023-11-14T22:13:20.000Z"),
+        dict(run_id="c", release="4.0.0", slot=None, operator=None, started="2023-11-14T22:13:24.000Z"),
+    ]
+    closed = records + stored([rec("failed", "2.0.0", run_id="a", message="interrupted")], start=T0 + 10)
+    assert [run["run_id"] for run in unfinished_runs(closed)] == ["c"]
 
 
 # ------------------------------------------------------------------------- the file

@@ -414,6 +414,8 @@ def test_live_slots_picks_the_serving_slot():
         "old": "green",
         "new": "blue",
         "serving": {"a1": ["green"], "a2": ["green"]},
+        "interrupted": False,
+        "decided_by": "weights",
     }
 
 
@@ -423,6 +425,50 @@ def test_live_slots_first_deploy_and_interrupted_rollout():
     halfway = {"a1-blue": _server(128), "a1-green": _server(128)}
     result = rollout.live_slots(halfway, ["a1"])
     assert result["old"] == "blue" and result["serving"] == {"a1": ["blue", "green"]}
+    assert result["interrupted"] is True
+
+
+def test_live_slots_after_an_interrupted_rollout_follows_the_ledger():
+    # Killed at the 100% stage: the new slot (green) carries all the weight, but blue
+    # still runs the last good release, so blue is the slot to fall back on.
+    servers = {"a1-blue": _server(1), "a1-green": _server(255), "a2-blue": _server(0), "a2-green": _server(256)}
+    releases = {
+        "a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "1.0.0"},
+        "a2": {"blue": "1.0.0", "green": "2.0.0", "last_good": "1.0.0"},
+    }
+    assert rollout.live_slots(servers, ["a1", "a2"])["old"] == "green"
+    result = rollout.live_slots(servers, ["a1", "a2"], releases)
+    assert (result["old"], result["new"], result["decided_by"]) == ("blue", "green", "ledger")
+    assert result["interrupted"] is True
+
+
+@pytest.mark.parametrize(
+    "releases",
+    [
+        {"a1": {"blue": "1.0.0", "green": "1.0.0", "last_good": "1.0.0"}},  # both slots run it
+        {"a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": ""}},  # empty ledger
+        {"a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "0.9.0"}},  # neither runs it
+        {},  # host missing
+    ],
+)
+def test_live_slots_falls_back_to_weights_when_the_ledger_is_ambiguous(releases):
+    servers = {"a1-blue": _server(0, "maint"), "a1-green": _server(256)}
+    result = rollout.live_slots(servers, ["a1"], releases)
+    assert (result["old"], result["decided_by"]) == ("green", "weights")
+
+
+def test_live_slots_hosts_that_disagree_fall_back_to_weights():
+    servers = {"a1-blue": _server(256), "a1-green": _server(0), "a2-blue": _server(256), "a2-green": _server(0)}
+    releases = {
+        "a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "2.0.0"},
+        "a2": {"blue": "2.0.0", "green": "1.0.0", "last_good": "2.0.0"},
+    }
+    assert rollout.live_slots(servers, ["a1", "a2"], releases)["decided_by"] == "weights"
+
+
+def test_live_slots_bad_releases():
+    with pytest.raises(ValueError, match="releases must be a mapping"):
+        rollout.live_slots({"a1-blue": _server(1), "a1-green": _server(0)}, ["a1"], ["x"])
 
 
 def test_live_slots_unknown_server():

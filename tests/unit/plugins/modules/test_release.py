@@ -88,7 +88,7 @@ def test_fresh_install_unpacks_and_links_the_slot(host):
         changed=True, release_dir=release_dir, unpacked=True, replaced_incomplete=False,
         removed=False, leftovers_removed=[], slot="blue", link_before=None,
         link_after=release_dir, checksum=host.checksums["1.0.0"],
-        artifact_missing_in_check_mode=False,
+        artifact_missing_in_check_mode=False, shared_linked=[], pruned=[], pruned_reasons={},
     )
     assert os.readlink(host.link()) == release_dir
     assert os.path.isabs(os.readlink(host.link()))

@@ -115,7 +115,7 @@ def test_missing_ledger_reads_as_empty(path):
     result = read(path)
     assert result == dict(
         changed=False, path=path, exists=False, records=[], count=0, last_good=None, previous_good=None,
-        good=[], history=[], torn_lines=0, bad_lines=[],
+        good=[], history=[], unfinished=[], torn_lines=0, bad_lines=[],
     )
     assert not os.path.exists(os.path.dirname(path))
 

@@ -188,6 +188,23 @@ def test_bad_input_fails_with_a_clear_message(clock, overrides, message):
     assert clock.sleeps == []  # refused before any sampling
 
 
+def test_validate_only_returns_the_plan_and_measures_nothing(clock):
+    # Port 9 is closed: a single measurement would make the verdict inconclusive.
+    result = run_module(slo_gate.main, args("http://127.0.0.1:9", validate_only=True, window=9, interval=3,
+                                            conditions=[{"type": "error_ratio", "threshold": 0.02}]))
+    assert "verdict" not in result and clock.sleeps == []
+    assert result["plan"]["samples"] == 3
+    assert result["plan"]["conditions"] == [
+        {"name": "error_ratio", "type": "error_ratio", "threshold": 0.02, "sustained_for": 3, "min_requests": 10}]
+
+
+def test_validate_only_refuses_a_bad_condition(clock):
+    with pytest.raises(AnsibleFailJson) as exc:
+        run_module(slo_gate.main, args("http://127.0.0.1:9", validate_only=True,
+                                       conditions=[{"type": "error_ratio", "threshold": 1.5}]))
+    assert exc.value.result["msg"] == "conditions[0].threshold must be a number in [0, 1], got 1.5"
+
+
 def test_ansible_validates_condition_types(clock):
     with pytest.raises(AnsibleFailJson) as exc:
         run_module(slo_gate.main, args("http://127.0.0.1:9", conditions=[{"type": "errors"}]))

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 CONF=/etc/containers/containers.conf
-PACKAGES=(podman runc conmon netavark aardvark-dns iptables uidmap mmdebstrap
+PACKAGES=(podman runc conmon netavark aardvark-dns iptables uidmap mmdebstrap restic
           debian-archive-keyring openssh-client ca-certificates)
 
 log() { printf '[setup-host] %s\n' "$*"; }

@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: restore
+short_description: Restore a service's configuration and/or state from a verified backup archive
+version_added: 0.1.0
+description:
+  - Restores the paths recorded in an archive made by M(fleetops.lifecycle.backup) to where they were
+    backed up from (or under O(dest_root)).
+  - Before anything is written, the archive's sha256 is compared with its sidecar, every member is
+    read and compared with the manifest (size and sha256), and every member is checked. Refused
+    members (the whole restore is refused, naming each member and why) are absolute paths, paths
+    with C(..), members outside the backed-up paths, paths through a symbolic link, duplicates,
+    symbolic links that are absolute or lead out of their path, hard links to anything but a regular
+    file earlier in the same path, device nodes, FIFOs and other special files.
+  - Unless O(safety_backup=false), the current paths are backed up first (kind C(pre-restore), same
+    code as M(fleetops.lifecycle.backup)) into O(safety_dest_dir); its path is returned in
+    RV(safety_backup).
+  - Each path is extracted into a staging path next to it (each file's sha256 is checked again as it
+    is written), then swapped in; the live path is renamed aside, the staged one renamed in, and the
+    old one removed once every path is in place. On any failure the swaps are undone, so the
+    previous state stays in place. A restore killed halfway is cleaned up by the next one.
+  - Owners are restored by name (else by number) when running as root; set-id and sticky bits are dropped.
+  - Stop the service first (the restore playbook does); its state is replaced underneath it.
+author:
+  - fleetops maintainers (@fleetops)
+options:
+  path:
+    description: Absolute path of the archive to restore.
+    type: path
+    required: true
+  what:
+    description: Restore the C(config) paths, the C(state) paths, or V(both).
+    type: str
+    choices: [config, state, both]
+    default: both
+  safety_backup:
+    description: Back up the current paths before replacing them.
+    type: bool
+    default: true
+  safety_dest_dir:
+    description: Absolute path of the directory for the safety backup. Defaults to the archive's directory.
+    type: path
+  dest_root:
+    description:
+      - Restore under this absolute directory instead of C(/), e.g. V(/srv/drill) restores
+        C(/etc/demo) to C(/srv/drill/etc/demo) (for disaster-recovery drills).
+    type: path
+  release:
+    description: Release recorded in the safety backup's metadata (the release running before the restore).
+    type: str
+extends_documentation_fragment:
+  - fleetops.lifecycle.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Verifies the archive as in a real run and returns the paths and files that would be restored;
+        takes no safety backup and writes nothing.
+  diff_mode:
+    support: none
+seealso:
+  - module: fleetops.lifecycle.backup
+  - module: fleetops.lifecycle.backup_verify
+"""
+
+EXAMPLES = r"""
+- name: Restore the demo service's state from last night's backup
+  fleetops.lifecycle.restore:
+    path: /var/backups/fleetops/demo/demo-app1-20261130T020000Z-scheduled.tar.zst
+    what: state
+    release: "{{ service_version }}"
+  register: restored
+
+- name: Restore everything into a drill directory, without a safety backup
+  fleetops.lifecycle.restore:
+    path: "{{ verified.results[0].archive }}"
+    dest_root: /srv/drill
+    safety_backup: false
+"""
+
+RETURN = r"""
+archive:
+  description: The archive restored.
+  returned: always
+  type: str
+  sample: /var/backups/fleetops/demo/demo-app1-20261130T020000Z-scheduled.tar.zst
+what:
+  description: O(what).
+  returned: always
+  type: str
+  sample: both
+targets:
+  description: The paths replaced (would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/demo, /var/lib/demo]
+files:
+  description: Every file, directory and link restored (would be), as paths on the host.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/demo, /etc/demo/demo.ini, /var/lib/demo, /var/lib/demo/state.db]
+safety_backup:
+  description: Path of the safety backup; null when none was taken (disabled, nothing existed, check mode).
+  returned: always
+  type: str
+  sample: /var/backups/fleetops/demo/demo-app1-20261130T101500Z-pre-restore.tar.zst
+safety_backup_planned:
+  description: Whether a real run would take a safety backup.
+  returned: in check mode
+  type: bool
+  sample: true
+recovered:
+  description: What was done about leftovers of an interrupted restore.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+metadata:
+  description: The archive's metadata.
+  returned: always
+  type: dict
+  sample: {service: demo, host: app1, release: 1.2.0, kind: scheduled, created: "2026-11-30T02:00:00Z"}
+unsafe_members:
+  description: Refused members, each with C(name) and C(reason).
+  returned: when the archive has unsafe members
+  type: list
+  elements: dict
+  sample: [{name: ../evil, reason: "path contains '..'"}]
+problems:
+  description: Members that do not match the manifest, each with C(member) and C(problem).
+  returned: when the archive does not match its manifest
+  type: list
+  elements: dict
+  sample: [{member: state/demo/state.db, problem: "sha256 ... differs from the MANIFEST's ..."}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import BackupError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.restore import WHAT, restore, validate_restore
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    what=dict(type="str", default="both", choices=list(WHAT)),
+    safety_backup=dict(type="bool", default=True),
+    safety_dest_dir=dict(type="path"),
+    dest_root=dict(type="path"),
+    release=dict(type="str"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = restore(validate_restore(module.params), check_mode=module.check_mode)
+    except BackupError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

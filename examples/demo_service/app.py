@@ -33,6 +33,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -42,6 +43,8 @@ DB_NAME = "state.db"
 SLOTS = ("blue", "green")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_DRAIN_SECONDS = 60
+MAX_WORKERS = 256
+DEFAULT_WORKERS = 16
 INFLIGHT_GRACE_SECONDS = 10
 CLIENT_TIMEOUT_SECONDS = 15
 BUSY_TIMEOUT_MS = 5000
@@ -85,6 +88,16 @@ def _parse_drain_seconds(value):
     return seconds
 
 
+def _parse_workers(value):
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"expected a whole number of request workers from 1 to {MAX_WORKERS}")
+    return workers
+
+
 def _parse_state_dir(value):
     if not os.path.isabs(value):
         raise ValueError("must be an absolute path")
@@ -99,7 +112,11 @@ def _parse_log_level(value):
 
 # section -> option -> (default, parser raising ValueError with the reason)
 CONFIG_SCHEMA = {
-    "server": {"listen": ("0.0.0.0", _parse_listen), "drain_seconds": ("0", _parse_drain_seconds)},
+    "server": {
+        "listen": ("0.0.0.0", _parse_listen),
+        "drain_seconds": ("0", _parse_drain_seconds),
+        "workers": (str(DEFAULT_WORKERS), _parse_workers),
+    },
     "state": {"dir": ("/var/lib/demo", _parse_state_dir)},
     "log": {"level": ("info", _parse_log_level)},
 }
@@ -109,6 +126,7 @@ CONFIG_SCHEMA = {
 class Config:
     listen: str
     drain_seconds: float
+    workers: int
     state_dir: Path
     log_level: str
 
@@ -154,6 +172,7 @@ def load_config(path):
     return Config(
         listen=values["listen"],
         drain_seconds=values["drain_seconds"],
+        workers=values["workers"],
         state_dir=values["dir"],
         log_level=values["level"],
     )
@@ -331,10 +350,12 @@ def backup(config, dest):
 
 
 class Metrics:
-    """Private registry: only this service's series, no process/platform collectors."""
+    """Private registry: this service's series and its process's CPU and memory (the
+    signals scaling decisions read), no platform collectors."""
 
     def __init__(self, release, slot, store):
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
         self._requests = Counter(
             "demo_http_requests",
             "HTTP requests by method, path and status code.",
@@ -528,9 +549,11 @@ class Server(ThreadingHTTPServer):
     # The stock server_close() joins every handler thread without a limit; wait_idle bounds it.
     block_on_close = False
 
-    def __init__(self, address, app):
+    def __init__(self, address, app, workers=None):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.app = app
+        # At most `workers` requests are handled at once; the rest wait in the listen backlog.
+        self._workers = threading.BoundedSemaphore(workers or DEFAULT_WORKERS)
         self._inflight = 0
         self._idle = threading.Condition()
         super().__init__(address, Handler)
@@ -543,6 +566,7 @@ class Server(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         # Counted here, in the accept loop, so shutdown() cannot miss a request.
+        self._workers.acquire()
         with self._idle:
             self._inflight += 1
         super().process_request(request, client_address)
@@ -551,6 +575,7 @@ class Server(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self._workers.release()
             with self._idle:
                 self._inflight -= 1
                 self._idle.notify_all()
@@ -624,7 +649,7 @@ def serve(args, config):
     store = Store(config.state_dir / DB_NAME)
     app = App(release=release, slot=args.slot, store=store, metrics=Metrics(release, args.slot, store), token=token)
     try:
-        server = Server((config.listen, port), app)
+        server = Server((config.listen, port), app, workers=config.workers)
     except OSError as exc:
         raise FatalError(f"cannot listen on {config.listen} port {port}: {exc.strerror}") from None
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()

@@ -146,9 +146,10 @@ def health_table(results):
 
 
 def _tier_hosts(tiers):
+    """``(tier -> hosts, tier -> probe names or None)`` from the ``tiers`` argument."""
     if not isinstance(tiers, Mapping) or not tiers:
         raise ValueError("tiers must be a non-empty mapping tier -> list of hosts, got %r" % (tiers,))
-    out = {}
+    out, probes = {}, {}
     for tier, listed in tiers.items():
         members = listed.get("hosts") if isinstance(listed, Mapping) else listed
         if (not isinstance(members, (list, tuple)) or not members
@@ -156,7 +157,21 @@ def _tier_hosts(tiers):
             raise ValueError("tiers[%r] must be a non-empty list of host names (or a mapping with 'hosts'), got %r"
                              % (tier, members))
         out[str(tier)] = list(members)
-    return out
+        owned = listed.get("probes") if isinstance(listed, Mapping) else None
+        if owned is not None and (not isinstance(owned, (list, tuple)) or not all(isinstance(n, str) for n in owned)):
+            raise ValueError("tiers[%r].probes must be a list of probe names, got %r" % (tier, owned))
+        probes[str(tier)] = None if owned is None else set(owned)
+    return out, probes
+
+
+def _bad_for_tier(entry, tier_probes, owned):
+    """Whether a host fails a tier: any failure, or with ``tier_probes`` only the tier's
+    own failing probes and those no tier owns (e.g. disk)."""
+    if not entry:
+        return True
+    if tier_probes is None or entry["problem"]:
+        return not entry["ok"]
+    return any(not p["ok"] and (p["name"] in tier_probes or p["name"] not in owned) for p in entry["probes"])
 
 
 def _why(entry):
@@ -171,7 +186,9 @@ def fleet_state(results, tiers, lb_probe=None):
     """Classify the fleet as healthy, degraded or down (see the module docstring).
 
     :param results: mapping host -> health_check result, or a list of results with ``host``.
-    :param tiers: mapping tier -> list of host names (or -> ``{hosts: [...]}``).
+    :param tiers: mapping tier -> list of host names, or -> ``{hosts: [...], probes: [...]}``
+        where ``probes`` names the probes of the tier: a host then fails the tier only on
+        those or on probes no tier names (two tiers on one host are judged apart).
     :param lb_probe: name (or list of names) of the probe(s) that check the service
         through the load balancer; optional.
     :returns: ``{state, reasons, tiers: {tier: {hosts, healthy, unhealthy, unhealthy_hosts}},
@@ -179,7 +196,8 @@ def fleet_state(results, tiers, lb_probe=None):
     """
     entries = normalize(results)
     by_host = dict((entry["host"], entry) for entry in entries)
-    tier_hosts = _tier_hosts(tiers)
+    tier_hosts, tier_probes = _tier_hosts(tiers)
+    owned = set().union(*[names for names in tier_probes.values() if names])
     if lb_probe is None:
         lb_names = []
     elif isinstance(lb_probe, str) and lb_probe:
@@ -193,7 +211,7 @@ def fleet_state(results, tiers, lb_probe=None):
     tier_counts = {}
     tiered = set()
     for tier, members in tier_hosts.items():
-        bad = [host for host in members if not (by_host.get(host) or {}).get("ok")]
+        bad = [host for host in members if _bad_for_tier(by_host.get(host), tier_probes[tier], owned)]
         tiered.update(members)
         tier_counts[tier] = {"hosts": len(members), "healthy": len(members) - len(bad), "unhealthy": len(bad),
                              "unhealthy_hosts": bad}

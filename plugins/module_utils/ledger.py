@@ -37,7 +37,9 @@ Good releases (:func:`good_releases`), replayed in file order:
 - ``rolled_back`` R and ``failed`` R: R is no longer good;
 - ``rollback`` to R from F: F is no longer good, and R becomes the newest good
   release;
-- ``started`` and ``gate`` change nothing.
+- ``started`` and ``gate`` change nothing, and neither does ``interrupted``: it closes
+  a run whose controller died before an outcome (found by the next run that holds the
+  lock), and a rollout that never finished proved nothing about its release.
 
 The newest good release is the *last good* release (:func:`last_good_release`); what a
 rollback to "previous" targets is the newest good release other than the one running
@@ -70,8 +72,8 @@ from collections.abc import Mapping
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
 
 DEFAULT_PATH = "/var/lib/fleetops/ledger.jsonl"
-EVENTS = ("started", "gate", "promoted", "rolled_back", "failed", "rollback")
-TERMINAL_EVENTS = ("promoted", "rolled_back", "failed", "rollback")
+EVENTS = ("started", "gate", "promoted", "rolled_back", "failed", "interrupted", "rollback")
+TERMINAL_EVENTS = ("promoted", "rolled_back", "failed", "interrupted", "rollback")
 REQUIRED_KEYS = ("run_id", "event", "release")
 OPTIONAL_TEXT_KEYS = ("from_release", "checksum", "operator", "change_id", "slot", "message")
 MAPPING_KEYS = ("gate", "details")

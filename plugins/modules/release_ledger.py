@@ -24,10 +24,13 @@ description:
   - "Events: V(started) (a run begins to deploy C(release)), V(gate) (a gate decision,
     with C(gate)), V(promoted) (C(release) took all traffic and passed validation),
     V(rolled_back) (the deploy of C(release) was undone), V(failed) (the run for
-    C(release) failed), V(rollback) (a rollback run moved traffic from C(from_release)
-    to C(release), and it answered its health checks; written only on success)."
+    C(release) failed), V(interrupted) (the run ended without an outcome, e.g. its
+    controller was killed; written by the next run that holds the lock), V(rollback) (a
+    rollback run moved traffic from C(from_release) to C(release), and it answered its
+    health checks; written only on success)."
   - "Good releases, replaying the ledger in order: V(promoted) makes the release the
-    newest good one; V(rolled_back) and V(failed) make it not good; V(rollback) makes
+    newest good one; V(rolled_back) and V(failed) make it not good; V(interrupted)
+    changes nothing; V(rollback) makes
     C(from_release) not good and C(release) the newest good one. RV(last_good) is the
     newest good release, RV(previous_good) the newest good release other than
     O(current). Because a rollback demotes the release it leaves, two consecutive
@@ -51,7 +54,8 @@ options:
     description:
       - The record to append; required with O(action=append), not allowed with O(action=read).
       - "Required keys: C(run_id) and C(release) (strings without spaces) and C(event)
-        (V(started), V(gate), V(promoted), V(rolled_back), V(failed) or V(rollback))."
+        (V(started), V(gate), V(promoted), V(rolled_back), V(failed), V(interrupted) or
+        V(rollback))."
       - C(from_release) is required when C(event) is V(rollback) and must differ from C(release).
       - C(gate) (a mapping of the gate's verdict, measurements and thresholds) is required
         when C(event) is V(gate), and allowed with any event.
@@ -204,9 +208,9 @@ history:
 unfinished:
   description:
     - Deploy runs with a C(started) record and no outcome (C(promoted), C(rolled_back),
-      C(failed)), oldest first, from each run's first record. A run stays here until a
-      C(failed) record closes it, as deploy.yml does for runs interrupted by a killed
-      controller.
+      C(failed), C(interrupted)), oldest first, from each run's first record. A run stays
+      here until a terminal record closes it, as deploy.yml does with C(interrupted) for
+      runs whose controller was killed.
   returned: when O(action=read)
   type: list
   elements: dict

@@ -57,8 +57,10 @@ class PlaybookResult:
         ]
 
 
-def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None):
+def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None, *, extra_inventory=None):
     cmdline = ["--diff"]
+    if extra_inventory:  # a second inventory source, e.g. a spare host added to a group
+        cmdline += ["-i", str(extra_inventory)]
     if check:
         cmdline.append("--check")
     if limit:
@@ -164,7 +166,13 @@ def converged(lab, tmp_path_factory):
 
 
 # Modules that move the lab away from the converged state run last.
-MODULE_ORDER = ["test_site.py", "test_bad_input.py", "test_deploy.py"]  # deploy tests run in file order
+MODULE_ORDER = [  # deploy tests run in file order
+    "test_site.py",
+    "test_bad_input.py",
+    "test_deploy.py",
+    "test_operations.py",
+    "test_backup.py",
+]
 
 
 def pytest_collection_modifyitems(items):

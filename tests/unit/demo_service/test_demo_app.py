@@ -1,5 +1,6 @@
 """examples/demo_service/app.py, run as a real process on loopback."""
 
+import concurrent.futures
 import hashlib
 import json
 import signal
@@ -170,6 +171,16 @@ def test_latency_is_added_to_root_only(launcher):
     assert samples[("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.5"))] == 1
 
 
+def test_workers_bound_the_requests_handled_at_once(launcher):
+    # One worker and 300 ms per request: four parallel requests take about 4 x 300 ms.
+    app = launcher.start(latency_ms=300, config_extra="workers = 1")
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: app.get("/").status, range(4)))
+    assert statuses == [200] * 4
+    assert time.monotonic() - started >= 1.1
+
+
 def test_fail_start_exits_3_before_opening_state_or_port(tmp_path):
     release = write_release(tmp_path / "release", fail_start=True)
     config = write_config(tmp_path / "demo.ini", tmp_path)
@@ -239,7 +250,8 @@ def test_check_config_accepts_a_good_file(tmp_path):
     [
         ("[server]\nlisten = 127.0.0.1\n[extra]\nx = 1\n", "[extra]: unknown section (known: server, state, log)"),
         ("[DEFAULT]\nlisten = ::\n", "[DEFAULT]: unknown section (known: server, state, log)"),
-        ("[server]\nport = 80\n", "[server] port = '80': unknown option (known: listen, drain_seconds)"),
+        ("[server]\nport = 80\n", "[server] port = '80': unknown option (known: listen, drain_seconds, workers)"),
+        ("[server]\nworkers = 0\n", "[server] workers = '0': expected a whole number of request workers from 1 to 256"),
         ("[server]\nlisten = localhost\n", "[server] listen = 'localhost': not an IP address"),
         ("[server]\ndrain_seconds = 61\n", "[server] drain_seconds = '61': expected a number of seconds from 0 to 60"),
         ("[state]\ndir = var/lib/demo\n", "[state] dir = 'var/lib/demo': must be an absolute path"),
@@ -248,7 +260,7 @@ def test_check_config_accepts_a_good_file(tmp_path):
             "[log] level = 'loud': not a log level (expected one of: debug, info, warning, error)",
         ),
     ],
-    ids=["section", "default-section", "option", "listen", "drain", "state-dir", "log-level"],
+    ids=["section", "default-section", "option", "workers", "listen", "drain", "state-dir", "log-level"],
 )
 def test_check_config_names_the_bad_option_and_value(tmp_path, content, message):
     config = tmp_path / "demo.ini"

@@ -142,3 +142,20 @@ def test_bad_input(results, tiers, lb_probe, message):
     with pytest.raises(ValueError) as exc:
         hs.fleet_state(results, tiers, lb_probe)
     assert str(exc.value) == message
+
+
+def test_tiers_sharing_a_host_are_judged_by_their_own_probes():
+    lb1 = result(probe("haproxy_ready"), probe("prometheus_ready", False, "connection refused"), probe("disk"))
+    tiers = {"app": ["app1", "app2"], "edge": {"hosts": ["lb1"], "probes": ["haproxy_ready"]},
+             "monitoring": {"hosts": ["lb1"], "probes": ["prometheus_ready"]}}
+    state = hs.fleet_state(fleet(lb1=lb1), tiers, lb_probe="haproxy_ready")
+    assert state["state"] == "down"
+    assert state["tiers"]["edge"]["unhealthy"] == 0 and state["tiers"]["monitoring"]["unhealthy"] == 1
+    assert state["reasons"] == ["tier monitoring has no healthy host (lb1: failed prometheus_ready)"]
+    full_disk = result(probe("haproxy_ready"), probe("prometheus_ready"), probe("disk", False, "3% free"))
+    assert hs.fleet_state(fleet(lb1=full_disk), tiers)["tiers"]["edge"]["unhealthy"] == 1  # no tier owns disk
+
+
+def test_tier_probes_must_be_a_list_of_names():
+    with pytest.raises(ValueError, match=r"tiers\['edge'\].probes must be a list of probe names, got 'x'"):
+        hs.fleet_state(fleet(), {"edge": {"hosts": ["lb1"], "probes": "x"}})

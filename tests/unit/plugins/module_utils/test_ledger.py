@@ -119,9 +119,9 @@ def test_gate_and_rollback_records():
     (dict(run_id="r1", event="promoted", release=""),
      "record.release is required (a ledger record needs run_id, event, release)"),
     (dict(run_id="r1", event="promote", release="1.0.0"),
-     "record.event: 'promote' is not one of started, gate, promoted, rolled_back, failed, rollback"),
+     "record.event: 'promote' is not one of started, gate, promoted, rolled_back, failed, interrupted, rollback"),
     (dict(run_id="r1", event=["promoted"], release="1.0.0"),
-     "record.event: ['promoted'] is not one of started, gate, promoted, rolled_back, failed, rollback"),
+     "record.event: ['promoted'] is not one of started, gate, promoted, rolled_back, failed, interrupted, rollback"),
     (dict(run_id=12, event="promoted", release="1.0.0"),
      "record.run_id: expected a non-empty string without spaces, got 12 (int)"),
     (dict(run_id="r1", event="promoted", release="1.0.0 beta"),
@@ -242,7 +242,7 @@ def test_garbage_lines_are_skipped_with_their_number_and_reason():
     assert [(b["line"], b["error"]) for b in parsed["bad_lines"]] == [
         (2, "not JSON: Expecting value: line 1 column 1 (char 0)"),
         (3, "expected a mapping, got [1, 2] (list)"),
-        (4, "event: 'deployed' is not one of started, gate, promoted, rolled_back, failed, rollback"),
+        (4, "event: 'deployed' is not one of started, gate, promoted, rolled_back, failed, interrupted, rollback"),
         (5, "ts: expected the time the record was written, got None"),
         (6, "from_release is required when event is rollback (the release traffic moved away from)"),
         (8, "not JSON: Expecting value: line 1 column 1 (char 0)"),
@@ -403,8 +403,17 @@ def test_unfinished_runs_are_started_runs_without_an_outcome():
         dict(run_id="a", release="2.0.0", slot="green", operator="bob", started="2023-11-14T22:13:20.000Z"),
         dict(run_id="c", release="4.0.0", slot=None, operator=None, started="2023-11-14T22:13:24.000Z"),
     ]
-    closed = records + stored([rec("failed", "2.0.0", run_id="a", message="interrupted")], start=T0 + 10)
+    closed = records + stored([rec("interrupted", "2.0.0", run_id="a", message="no outcome")], start=T0 + 10)
     assert [run["run_id"] for run in unfinished_runs(closed)] == ["c"]
+
+
+def test_an_interrupted_run_leaves_its_release_as_good_as_it_was():
+    records = stored(promote("1.0.0", "2.0.0") + [
+        rec("started", "1.0.0", run_id="x"),
+        rec("interrupted", "1.0.0", run_id="x"),
+    ])
+    assert good_releases(records) == ["2.0.0", "1.0.0"]
+    assert summarize_run(records, "x")["outcome"] == "interrupted"
 
 
 # ------------------------------------------------------------------------- the file

@@ -160,7 +160,7 @@ def test_read_is_the_default_action(path):
     ({"action": "append", "record": {"run_id": "r1", "event": "promoted"}},
      "record.release is required (a ledger record needs run_id, event, release)"),
     ({"action": "append", "record": {"run_id": "r1", "event": "deployed", "release": "1.0.0"}},
-     "record.event: 'deployed' is not one of started, gate, promoted, rolled_back, failed, rollback"),
+     "record.event: 'deployed' is not one of started, gate, promoted, rolled_back, failed, interrupted, rollback"),
     ({"action": "append", "record": {"run_id": "r1", "event": "rollback", "release": "1.0.0"}},
      "record.from_release is required when record.event is rollback (the release traffic moved away from)"),
     ({"action": "append", "record": {"run_id": "r1", "event": "gate", "release": "1.0.0"}},

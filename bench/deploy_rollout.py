@@ -3,12 +3,13 @@
 
     .venv/bin/python bench/deploy_rollout.py [--window 3] [--from 1.0.0] [--to 2.0.0]
 
-Needs the lab up (`make lab-up`). In one run, under steady traffic through HAProxy:
+Recreates the lab (lab.sh down; lab.sh up), so blue is the live slot. In one run,
+under steady traffic through HAProxy:
 
-1. site.yml converges the lab to --from (not timed);
+1. site.yml converges the fresh lab to --from (not timed);
 2. peer: bench/serial_update.yml updates each host in place to --to, one host at a time
    (drain, install, restart, ready) - no canary, no analysis;
-3. site.yml back to --from (not timed);
+3. serial_update.yml back to --from (not timed);
 4. ours: deploy.yml rolls --to out through 10/50/100% with an analysis window of
    --window seconds per stage (the policy's waiting time is reported apart: overhead
    is our wall time minus 3 windows, compared with the peer's wall time);
@@ -76,9 +77,12 @@ def main():
                                    {"type": "health"}],
     }
     print("lab: lb1 + app1..3; traffic: 1 client through HAProxy, 5 ms between requests")
+    for action in ("down", "up"):
+        subprocess.run(["bash", os.path.join(REPO, "lab", "lab.sh"), action], check=True, capture_output=True)
     playbook("playbooks/site.yml", {"service_version": args.old})
     peer, peer_traffic = playbook("bench/serial_update.yml", {"bench_version": args.new, "bench_slot": "blue"})
-    playbook("playbooks/site.yml", {"service_version": args.old})
+    # Back to --from in place (blue), as the peer left it.
+    playbook("bench/serial_update.yml", {"bench_version": args.old, "bench_slot": "blue"})
     ours, ours_traffic = playbook("playbooks/deploy.yml", dict(gate, deploy_version=args.new))
     back, back_traffic = playbook("playbooks/rollback.yml", {})
     analysis = 3 * args.window

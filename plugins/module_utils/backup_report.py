@@ -231,8 +231,8 @@ def drill_report(drill):
     service answering healthy); RPO is the drill start minus the backup's created time,
     the data a real loss at the drill start would have lost.
     """
-    rto_target = positive_seconds(drill.get("rto_target"), "dr_drill_rto_target")
-    rpo_target = positive_seconds(drill.get("rpo_target"), "dr_drill_rpo_target")
+    rto_target = positive_seconds(drill.get("rto_target"), "drill_rto_target")
+    rpo_target = positive_seconds(drill.get("rpo_target"), "drill_rpo_target")
     scenario_what(drill.get("scenario"))
     started = _number(drill.get("started"), "started")
     created = _number((drill.get("backup") or {}).get("created_epoch"), "backup.created_epoch")
@@ -261,8 +261,8 @@ def drill_report(drill):
              else "service not healthy on %s" % drill.get("target")),
         dict(name="state_matches_manifest", ok=state.get("ok") is True,
              message="%s restored members match the manifest" % state.get("checked", 0) if state.get("ok") is True
-             else "restored members differ from the manifest: %s" % "; ".join(
-                 "%s: %s" % (p["path"], p["problem"]) for p in state.get("problems", [])) or "not compared"),
+             else "restored members differ from the manifest: %s" % ("; ".join(
+                 "%s: %s" % (p["path"], p["problem"]) for p in state.get("problems", [])) or "not compared")),
     ]
     return dict(
         source=drill.get("source"), target=drill.get("target"), scenario=drill.get("scenario"),

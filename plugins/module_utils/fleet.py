@@ -28,6 +28,7 @@ Pure functions over plain data, standard library only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 UNIT_KEYS = ("name", "port", "ready_path", "server", "check_argv", "stopped_check")
@@ -133,7 +134,9 @@ def unit_probes(units, phase, min_free_percent=5, path="/"):
                 probes.append(dict(name="%s_ready" % slug, type="http",
                                    url="http://127.0.0.1:%d%s" % (unit["port"], unit["ready_path"])))
         elif phase == "stopped":
-            probes.append(dict(name="%s_stopped" % slug, type="systemd", unit=unit["name"], state=["inactive"]))
+            # "failed" is how a unit killed after its TimeoutStopSec ends; stopped all the same.
+            probes.append(dict(name="%s_stopped" % slug, type="systemd", unit=unit["name"],
+                               state=["inactive", "failed"]))
             if unit.get("stopped_check"):
                 probes.append(dict(name="%s_state" % slug, type="command", argv=unit["stopped_check"]))
     return probes
@@ -213,4 +216,4 @@ def prometheus_scalar(result):
         value = float(sample[1])
     except (TypeError, ValueError, IndexError):
         return None
-    return None if value != value else value  # NaN
+    return None if math.isnan(value) else value

@@ -389,8 +389,9 @@ def live_slots(servers, hosts, releases=None):
     ``releases`` says so unambiguously: after an interrupted rollout the new slot may
     carry more weight than the old one, and weights alone would swap them. Otherwise
     *old* is the slot with the most ready weight across the fleet (blue when nothing
-    serves, as on a first deploy). *interrupted* is true when a host serves from both
-    slots, the trace of a rollout that stopped between stages.
+    serves, as on a first deploy). *interrupted* is true when traffic reaches the slot
+    that does not run the last good release (with ``releases``), or else when a host
+    serves from both slots: the trace of a rollout that stopped before its outcome.
     """
     hosts = validate_hosts(hosts)
     if releases is not None and not isinstance(releases, Mapping):
@@ -410,10 +411,11 @@ def live_slots(servers, hosts, releases=None):
     decided_by = "ledger" if old else "weights"
     if old is None:
         old = "green" if totals["green"] > totals["blue"] else "blue"
-    return {
-        "old": old,
-        "new": "blue" if old == "green" else "green",
-        "serving": serving,
-        "interrupted": any(len(slots) > 1 for slots in serving.values()),
-        "decided_by": decided_by,
-    }
+    new = "blue" if old == "green" else "green"
+    if decided_by == "ledger":
+        # Traffic on the slot that does not run the last good release: a rollout
+        # started and has not been promoted or rolled back (even at 100%).
+        interrupted = any(new in slots for slots in serving.values())
+    else:
+        interrupted = any(len(slots) > 1 for slots in serving.values())
+    return {"old": old, "new": new, "serving": serving, "interrupted": interrupted, "decided_by": decided_by}

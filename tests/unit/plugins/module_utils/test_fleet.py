@@ -67,7 +67,7 @@ def test_ready_stopped_and_health_probes():
         {"name": "demo_blue_ready", "type": "http", "url": "http://127.0.0.1:8081/readyz"},
     ]
     assert fleet.unit_probes(units, "stopped") == [
-        {"name": "demo_blue_stopped", "type": "systemd", "unit": "demo@blue", "state": ["inactive"]},
+        {"name": "demo_blue_stopped", "type": "systemd", "unit": "demo@blue", "state": ["inactive", "failed"]},
         {"name": "demo_blue_state", "type": "command",
          "argv": ["sqlite3", "/var/lib/demo/state.db", "PRAGMA quick_check"]},
     ]
@@ -123,7 +123,8 @@ def test_health_tiers_name_each_tiers_probes():
 
 def test_server_states():
     assert server_states(["app4-green"], "ready", 256) == {"app4-green": {"state": "ready", "weight": 256}}
-    assert server_states(["a-blue", "a-green"], "drain") == {"a-blue": {"state": "drain"}, "a-green": {"state": "drain"}}
+    assert server_states(["a-blue", "a-green"], "drain") == {
+        "a-blue": {"state": "drain"}, "a-green": {"state": "drain"}}
     with pytest.raises(AnsibleFilterError, match="server_states: weight must be a whole number from 0 to 256, got 300"):
         server_states(["a-blue"], "ready", 300)
 

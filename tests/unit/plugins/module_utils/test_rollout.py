@@ -457,6 +457,16 @@ def test_live_slots_falls_back_to_weights_when_the_ledger_is_ambiguous(releases)
     assert (result["old"], result["decided_by"]) == ("green", "weights")
 
 
+def test_live_slots_a_rollout_killed_at_100_percent_is_interrupted():
+    # All traffic on green, but the ledger's last good release runs in blue.
+    servers = {"a1-blue": _server(0, "maint"), "a1-green": _server(256)}
+    releases = {"a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "1.0.0"}}
+    result = rollout.live_slots(servers, ["a1"], releases)
+    assert (result["old"], result["interrupted"]) == ("blue", True)
+    promoted = {"a1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "2.0.0"}}
+    assert rollout.live_slots(servers, ["a1"], promoted)["interrupted"] is False
+
+
 def test_live_slots_hosts_that_disagree_fall_back_to_weights():
     servers = {"a1-blue": _server(256), "a1-green": _server(0), "a2-blue": _server(256), "a2-green": _server(0)}
     releases = {

@@ -206,6 +206,15 @@ def scale(tmp_path, **extravars):
 
 
 def test_rolling_vertical_change_drops_no_request(tmp_path):
+    limits = {name: lab_host(name).run("systemctl show -p MemoryMax --value demo@%s" % live_slot(name)).stdout
+              for name in APP_HOSTS}
+    # Values no run sets for real, so check mode always has a change to predict.
+    check = run_playbook("scale.yml", {"scale_action": "vertical", "scale_workers": 3, "scale_memory_max_mb": 640,
+                                       "scale_cpu_quota_percent": 120}, check=True, tmp_path=tmp_path / "check")
+    assert check.rc == 0, check.failure_messages()
+    assert any("Write the resource limits drop-in" in task for task in check.changed_tasks()), check.changed_tasks()
+    assert limits == {name: lab_host(name).run("systemctl show -p MemoryMax --value demo@%s" % live_slot(name)).stdout
+                      for name in APP_HOSTS}
     with Traffic(threads=2) as traffic:
         result = scale(tmp_path / "apply", scale_action="vertical", scale_workers=4, scale_memory_max_mb=512,
                        scale_cpu_quota_percent=150)

@@ -366,13 +366,13 @@ def test_sigkill_at_random_points_never_leaves_a_complete_looking_archive(tmp_pa
 @pytest.fixture
 def small_tmpfs(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.fail("mounting a tmpfs needs root: run the unit tests as root, as make test does")
     mount = tmp_path / "full"
     mount.mkdir()
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True,
                           check=False)
     if proc.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % proc.stderr.decode().strip())
+        pytest.fail("cannot mount a tmpfs here: %s" % proc.stderr.decode().strip())
     yield str(mount)
     subprocess.run(["umount", str(mount)], check=True)
 

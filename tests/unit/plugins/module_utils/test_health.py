@@ -301,11 +301,11 @@ def tmpfs(tmp_path):
     mountpoint = tmp_path / "fs"
     mountpoint.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.fail("mounting a tmpfs needs root: run the unit tests as root, as make test does")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,nr_inodes=64", "tmpfs", str(mountpoint)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % done.stdout.decode().strip())
+        pytest.fail("cannot mount a tmpfs here: %s" % done.stdout.decode().strip())
     try:
         yield str(mountpoint)
     finally:

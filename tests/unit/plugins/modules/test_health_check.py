@@ -14,6 +14,7 @@ from ansible_collections.fleetops.lifecycle.plugins.modules import health_check
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import free_port
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules.utils import (
     AnsibleFailJson,
+    assert_options_match_spec,
     run_module,
 )
 
@@ -124,19 +125,7 @@ def test_documentation_matches_the_argument_spec():
     yaml.safe_load(health_check.EXAMPLES)
     yaml.safe_load(health_check.RETURN)
 
-    def compare(documented, spec, where):
-        assert sorted(documented) == sorted(spec), where
-        for name, option in spec.items():
-            entry = documented[name]
-            assert entry["type"] == option.get("type", "str"), (where, name)
-            assert entry.get("default") == option.get("default"), (where, name)
-            assert entry.get("choices") == option.get("choices"), (where, name)
-            assert entry.get("elements") == option.get("elements"), (where, name)
-            assert bool(entry.get("required")) == bool(option.get("required")), (where, name)
-            if "options" in option:
-                compare(entry["suboptions"], option["options"], "%s.%s" % (where, name))
-
-    compare(doc["options"], health_check.ARGUMENT_SPEC, "options")
+    assert_options_match_spec(doc["options"], health_check.ARGUMENT_SPEC)
     assert doc["attributes"]["check_mode"]["support"] == "full"
     # every probe option of module_utils is an option of the module, and no more
     assert sorted(health_check.PROBE_SPEC) == sorted(health.PROBE_OPTIONS)

@@ -18,6 +18,7 @@ from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate
 )
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules.utils import (
     AnsibleFailJson,
+    assert_options_match_spec,
     run_module,
 )
 
@@ -217,16 +218,5 @@ def test_documentation_matches_the_argument_spec():
     yaml.safe_load(slo_gate.EXAMPLES)
     yaml.safe_load(slo_gate.RETURN)
 
-    def compare(documented, spec, where):
-        assert sorted(documented) == sorted(spec), where
-        for name, option in spec.items():
-            entry = documented[name]
-            assert entry["type"] == option.get("type", "str"), (where, name)
-            assert entry.get("default") == option.get("default"), (where, name)
-            assert entry.get("choices") == option.get("choices"), (where, name)
-            assert bool(entry.get("required")) == bool(option.get("required")), (where, name)
-            if "options" in option:
-                compare(entry["suboptions"], option["options"], "%s.%s" % (where, name))
-
-    compare(doc["options"], slo_gate.ARGUMENT_SPEC, "options")
+    assert_options_match_spec(doc["options"], slo_gate.ARGUMENT_SPEC)
     assert doc["attributes"]["check_mode"]["support"] == "full"

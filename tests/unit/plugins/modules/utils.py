@@ -73,3 +73,18 @@ def run_module(main, args=None, check_mode=False, diff=False):
         except AnsibleExitJson as exc:
             return exc.result
     raise AssertionError("the module returned without calling exit_json or fail_json")
+
+
+def assert_options_match_spec(documented, spec, where="options"):
+    """A module's DOCUMENTATION options equal its argument spec: names, types, defaults,
+    choices, elements, required, and the same for suboptions."""
+    assert sorted(documented) == sorted(spec), where
+    for name, option in spec.items():
+        entry = documented[name]
+        assert entry["type"] == option.get("type", "str"), (where, name)
+        assert entry.get("default") == option.get("default"), (where, name)
+        assert entry.get("choices") == option.get("choices"), (where, name)
+        assert entry.get("elements") == option.get("elements"), (where, name)
+        assert bool(entry.get("required")) == bool(option.get("required")), (where, name)
+        if "options" in option:
+            assert_options_match_spec(entry["suboptions"], option["options"], "%s.%s" % (where, name))

@@ -51,25 +51,6 @@ options:
     type: list
     elements: dict
     required: true
-  mode:
-    description: How O(keep_daily), O(keep_weekly) and O(keep_monthly) are read.
-    type: str
-    choices:
-      counts: Numbers of days, ISO weeks and months B(that have a backup) (restic C(forget)).
-      age: Windows of calendar days, ISO weeks and months ending at the newest successful backup.
-    default: counts
-  keep_daily:
-    description: Days with a backup to keep (counts), or the daily window in days (age).
-    type: int
-    default: 30
-  keep_weekly:
-    description: ISO weeks with a backup to keep (counts), or the weekly window in weeks (age).
-    type: int
-    default: 12
-  keep_monthly:
-    description: Months with a backup to keep (counts), or the monthly window in months (age).
-    type: int
-    default: 12
   keep_oldest:
     description:
       - In O(mode=counts), also keep the oldest successful archive when a bucket has fewer
@@ -84,6 +65,8 @@ options:
         converts every archive first.
     type: str
     default: archive
+extends_documentation_fragment:
+  - fleetops.lifecycle.retention
 """
 
 EXAMPLES = r"""

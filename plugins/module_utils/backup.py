@@ -369,12 +369,14 @@ def write_archive(fd, items, metadata, threads, level):
                 if source is not None:
                     os.close(source)
             manifest["members"].append(manifest_entry(name, tinfo, digest))
-        writer.add_bytes(MANIFEST, json.dumps(manifest, sort_keys=True).encode("utf-8"), metadata["created_epoch"])
-        sha256, size = writer.close()
+        manifest_sha256 = writer.add_bytes(MANIFEST, json.dumps(manifest, sort_keys=True).encode("utf-8"),
+                                           metadata["created_epoch"])
+        size = writer.close()
     except BaseException as exc:
         writer.abort(exc)
         raise
-    return dict(sha256=sha256, size=size, members=len(manifest["members"]), data_bytes=writer.data_bytes)
+    return dict(manifest_sha256=manifest_sha256, size=size, members=len(manifest["members"]),
+                data_bytes=writer.data_bytes)
 
 
 def _run_snapshot(request, snapshot_dir):
@@ -414,7 +416,7 @@ def _prepare_dest_dir(dest_dir):
 
 
 def _sidecar(name, summary, metadata):
-    return dict(format=FORMAT, archive=name, sha256=summary["sha256"], size=summary["size"],
+    return dict(format=FORMAT, archive=name, manifest_sha256=summary["manifest_sha256"], size=summary["size"],
                 members=summary["members"], data_bytes=summary["data_bytes"], metadata=metadata)
 
 
@@ -464,8 +466,9 @@ def create_backup(request, check_mode=False, now=None):
                           errno=exc.errno, leftovers_removed=[item["path"] for item in leftovers]) from exc
     duration = max(time.monotonic() - clock, 1e-6)
     return dict(
-        changed=True, archive=final, sidecar=sidecar_path(final), size=summary["size"], sha256=summary["sha256"],
-        members=summary["members"], data_bytes=summary["data_bytes"], duration=round(duration, 3),
+        changed=True, archive=final, sidecar=sidecar_path(final), size=summary["size"],
+        manifest_sha256=summary["manifest_sha256"], members=summary["members"], data_bytes=summary["data_bytes"],
+        duration=round(duration, 3),
         throughput_mib_s=round(summary["data_bytes"] / duration / (1 << 20), 1), metadata=metadata,
         skipped=skipped, snapshot_output=snapshot_output,
         leftovers_removed=[item["path"] for item in leftovers], runs_in_progress=in_use,
@@ -482,7 +485,7 @@ def _predict_backup(request, started):
     snapshot = [e["path"] for e in request["paths"] if request["snapshot_command"] and e["kind"] == "state"]
     return dict(
         changed=True, archive=os.path.join(dest_dir, name), sidecar=sidecar_path(os.path.join(dest_dir, name)),
-        size=None, sha256=None, members=len(items), data_bytes=sum(t.size for _n, _p, t in items if t.isreg()),
+        size=None, manifest_sha256=None, members=len(items), data_bytes=sum(t.size for _n, _p, t in items if t.isreg()),
         duration=0.0, throughput_mib_s=None, metadata=build_metadata(request, roots, started), skipped=skipped,
         snapshot_output=None, would_archive=[n for n, _p, _t in items], snapshot_paths=snapshot,
         leftovers_removed=[item["path"] for item in leftovers], runs_in_progress=in_use,

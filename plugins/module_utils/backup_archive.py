@@ -9,10 +9,17 @@ service, release, created time, kind, pinned, tool version, the backed-up paths)
 come the backed-up paths as ``<kind>/<name>[/...]``, and the last member is ``MANIFEST``
 (JSON: path, type, size, mode and sha256 of every other member, in archive order).
 
-Next to it, ``<archive>.json`` (the *sidecar*: the metadata plus the archive's size and
-sha256) is written after the archive is complete, fsynced and renamed into place; an
-archive without a valid sidecar is *incomplete* and never used. ``<archive>.verified.json``
-records the last verification.
+Next to it, ``<archive>.json`` (the *sidecar*: the metadata, the archive's size and the
+sha256 of its MANIFEST) is written after the archive is complete, fsynced and renamed
+into place; an archive without a valid sidecar is *incomplete* and never used.
+``<archive>.verified.json`` records the last verification.
+
+What makes a damaged archive visible: zstd's frame checksum (xxh64 of the whole tar
+stream, always written) fails on decompression, every member's data must match its
+sha256 in the MANIFEST, and the MANIFEST must match the sha256 in the sidecar. The
+compressed bytes are not hashed while writing: that would cost a second sha256 pass
+and catch nothing these three do not (copies off the host are compared by the sha256
+of the source file at copy time).
 
 Every run that writes into the archive directory first creates and ``flock``\\ s
 ``.fleetops-tmp-<id>.lock`` and names all its temporary files ``.fleetops-tmp-<id>.*``;
@@ -41,7 +48,12 @@ import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
 
-FORMAT = 1
+try:
+    import ctypes
+except ImportError:  # a Python built without ctypes: no early writeback, the fsync still runs
+    ctypes = None
+
+FORMAT = 2
 TOOL = "fleetops.lifecycle"
 TOOL_VERSION = "0.1.0"
 SUFFIX = ".tar.zst"
@@ -51,12 +63,15 @@ METADATA = "METADATA"
 MANIFEST = "MANIFEST"
 TEMP_PREFIX = ".fleetops-tmp-"
 CHUNK = 1 << 20
+WRITEBACK_STEP = 8 << 20
+WRITEBACK_POLL = 0.05
 BLOCK = 512
 RECORD = 20 * BLOCK
 # A lock file whose content cannot be read yet belongs to a run that is still starting.
 LOCK_GRACE = 60
 
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_SYNC_FILE_RANGE_WRITE = 2
 _ZERO_BLOCK = bytes(BLOCK)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
 _TEMP_RE = re.compile(r"\.fleetops-tmp-([0-9a-f]{16})\.(.+)\Z")
@@ -175,8 +190,8 @@ def sidecar_problem(archive, sidecar):
         return "the sidecar has format %r, expected %d" % (sidecar.get("format"), FORMAT)
     if sidecar.get("archive") != os.path.basename(archive):
         return "the sidecar names archive %r" % (sidecar.get("archive"),)
-    if not isinstance(sidecar.get("sha256"), str) or not _SHA256_RE.match(sidecar["sha256"]):
-        return "the sidecar has no valid sha256"
+    if not isinstance(sidecar.get("manifest_sha256"), str) or not _SHA256_RE.match(sidecar["manifest_sha256"]):
+        return "the sidecar has no valid manifest_sha256"
     metadata = sidecar.get("metadata")
     if not isinstance(metadata, dict) or not isinstance(metadata.get("created_epoch"), (int, float)):
         return "the sidecar has no metadata with created_epoch"
@@ -213,25 +228,6 @@ def load_verified(archive):
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
-
-
-def check_archive_checksum(archive, sidecar=None):
-    """Compare the archive's sha256 and size with its sidecar.
-
-    Returns ``(ok, computed_sha256, message)``; raises BackupError when there is no
-    complete sidecar.
-    """
-    if sidecar is None:
-        sidecar, reason = load_sidecar(archive)
-        if sidecar is None:
-            raise BackupError("path: %s is incomplete: %s" % (archive, reason), archive=archive)
-    computed, size = sha256_file(archive)
-    if computed != sidecar["sha256"] or size != sidecar["size"]:
-        return False, computed, (
-            "archive %s has sha256 %s (%d bytes), its sidecar says %s (%d bytes)"
-            % (archive, computed, size, sidecar["sha256"], sidecar["size"])
-        )
-    return True, computed, None
 
 
 # --- temporary files of runs ---------------------------------------------------------
@@ -373,34 +369,47 @@ def _dead_run_files(directory, run_id, entries, info):
 # --- writing a tar stream through zstd ------------------------------------------------
 
 
-class _Drain(threading.Thread):
-    """Copies zstd's output into the archive file, hashing it on the way."""
+def _sync_file_range():
+    """libc's ``sync_file_range``, or None where ctypes or the call is missing (not Linux)."""
+    if ctypes is None:
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return func
 
-    def __init__(self, source, fd):
-        super().__init__(name="zstd-drain", daemon=True)
-        self.source = source
+
+class _Writeback(threading.Thread):
+    """Starts the writeback of what zstd has written so far, every WRITEBACK_STEP bytes.
+
+    The final fsync then waits for the tail only instead of the whole archive. It never
+    decides durability: the fsync after zstd exits does.
+    """
+
+    def __init__(self, fd):
+        super().__init__(name="archive-writeback", daemon=True)
         self.fd = fd
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.error = None
+        self._stopping = threading.Event()
 
     def run(self):
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        try:
-            while True:
-                count = self.source.readinto(buf)
-                if not count:
-                    break
-                chunk = view[:count]
-                self.digest.update(chunk)
-                write_all(self.fd, chunk)
-                self.size += count
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread
-            self.error = exc
-        finally:
-            # With the read end closed, zstd (and then our writes to it) fail at once.
-            self.source.close()
+        start_writeback = _sync_file_range()
+        if start_writeback is None:
+            return
+        flushed = 0
+        while not self._stopping.wait(WRITEBACK_POLL):
+            try:
+                size = os.fstat(self.fd).st_size
+            except OSError:
+                return
+            if size - flushed >= WRITEBACK_STEP:
+                start_writeback(self.fd, flushed, size - flushed, _SYNC_FILE_RANGE_WRITE)
+                flushed = size
+
+    def stop(self):
+        self._stopping.set()
+        self.join()
 
 
 def zstd_command(args):
@@ -430,18 +439,17 @@ def _zstd_errors(errors):
 class ArchiveWriter(object):
     """A pax tar stream piped into ``zstd -T<threads> -<level>``, written to ``fd``.
 
-    Member data is read, hashed and written in one loop, so each file is read once.
-    :meth:`close` returns ``(archive sha256, archive size)``.
+    Member data is read, hashed and written in one loop, so each file is read once; zstd
+    writes the archive file itself. :meth:`close` returns the archive's size.
     """
 
     def __init__(self, fd, threads=0, level=3):
-        self.proc, self._errors = _spawn_zstd(["-c", "-%d" % level, "-T%d" % threads], subprocess.PIPE,
-                                              subprocess.PIPE)
+        self.fd = fd
+        self.proc, self._errors = _spawn_zstd(["-c", "-%d" % level, "-T%d" % threads], subprocess.PIPE, fd)
         self._stdin = self.proc.stdin.fileno()
         _grow_pipe(self._stdin)
-        _grow_pipe(self.proc.stdout.fileno())
-        self._drain = _Drain(self.proc.stdout, fd)
-        self._drain.start()
+        self._writeback = _Writeback(fd)
+        self._writeback.start()
         self._pending = bytearray()
         self._buf = bytearray(CHUNK)
         self._view = memoryview(self._buf)
@@ -495,7 +503,7 @@ class ArchiveWriter(object):
         return hashlib.sha256(data).hexdigest()
 
     def close(self):
-        """End the tar stream, wait for zstd; return ``(sha256, size)`` of the compressed output."""
+        """End the tar stream, wait for zstd; return the size of the archive it wrote."""
         try:
             self._emit(_ZERO_BLOCK * 2)
             self._flush()
@@ -503,30 +511,31 @@ class ArchiveWriter(object):
         except BrokenPipeError:
             pass
         rc = self.proc.wait()
-        self._drain.join()
-        self._raise_errors(rc)
-        return self._drain.digest.hexdigest(), self._drain.size
-
-    def _raise_errors(self, rc):
+        self._writeback.stop()
         text = _zstd_errors(self._errors)
-        if self._drain.error is not None:
-            raise self._drain.error
         if rc != 0:
-            raise OSError(errno.EIO, "zstd exited with status %d: %s" % (rc, text or "no message"))
+            raise zstd_failure(rc, text)
+        return os.fstat(self.fd).st_size
 
     def abort(self, exc=None):
-        """Stop zstd and the drain thread; re-raise a drain error that caused ``exc``."""
+        """Stop zstd; when ``exc`` is a broken pipe (zstd died first), raise zstd's own error."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
-        self.proc.kill()
-        self.proc.wait()
-        self._drain.join()
-        error = self._drain.error
-        _zstd_errors(self._errors)
-        if isinstance(exc, BrokenPipeError) and error is not None:
-            raise error from None
+        if not isinstance(exc, BrokenPipeError):
+            self.proc.kill()
+        rc = self.proc.wait()
+        self._writeback.stop()
+        text = _zstd_errors(self._errors)
+        if isinstance(exc, BrokenPipeError) and rc != 0:
+            raise zstd_failure(rc, text) from None
+
+
+def zstd_failure(rc, text):
+    """The OSError for zstd exiting with ``rc``; ENOSPC when zstd says the disk is full."""
+    code = errno.ENOSPC if os.strerror(errno.ENOSPC) in text else errno.EIO
+    return OSError(code, "%s (zstd exited with status %d: %s)" % (os.strerror(code), rc, text or "no message"))
 
 
 # --- reading a tar stream from zstd ---------------------------------------------------
@@ -684,14 +693,14 @@ class ArchiveReader(object):
         if exc_type is None:
             while self.proc.stdout.read(CHUNK):  # trailing padding: let zstd finish writing
                 pass
-        else:
-            self.proc.kill()
+        # Closing our end stops a zstd still writing (SIGPIPE) without hiding the exit
+        # status of one that stopped by itself on corrupt data.
         self.proc.stdout.close()
         rc = self.proc.wait()
         text = _zstd_errors(self._errors)
         if exc_type is None and rc != 0:
             raise ValueError("zstd cannot decompress it (exit status %d): %s" % (rc, text))
-        if exc_type is ValueError and rc not in (0, -9) and text:
+        if exc_type is ValueError and rc > 0 and text:
             # The tar error came from corrupt compressed data: say what zstd said.
             raise ValueError("zstd cannot decompress it (exit status %d): %s" % (rc, text)) from exc
         return False

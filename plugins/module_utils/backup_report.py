@@ -106,7 +106,7 @@ def _summary(archive):
     return dict(
         path=archive["path"], name=archive["name"], kind=metadata.get("kind"), release=metadata.get("release"),
         host=metadata.get("host"), created=metadata.get("created"), created_epoch=metadata.get("created_epoch"),
-        pinned=metadata.get("pinned") is True, sha256=archive["sidecar"].get("sha256"),
+        pinned=metadata.get("pinned") is True, manifest_sha256=archive["sidecar"].get("manifest_sha256"),
         size=archive["sidecar"].get("size"),
         verified_epoch=content if isinstance(content, (int, float)) and not isinstance(content, bool) else None,
         last_verification_ok=last.get("ok") if isinstance(last.get("ok"), bool) else None,
@@ -223,7 +223,7 @@ def drill_report(drill):
     """RTO, RPO and the verdict of a DR drill.
 
     ``drill``: ``source``, ``target``, ``scenario``, ``started`` (epoch of the drill start),
-    ``backup`` (``created_epoch`` required; archive, release, sha256 are reported),
+    ``backup`` (``created_epoch`` required; archive, release, manifest_sha256 are reported),
     ``phases`` (``[{"name", "start", "end"}]`` epochs, in order) or ``marks``
     (``[{"phase", "at"}]``, the end of each phase, the first starting at ``started``), ``rto_target`` and
     ``rpo_target`` (seconds > 0), ``healthy`` (bool) and ``state`` (the result of

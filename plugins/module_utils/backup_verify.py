@@ -8,8 +8,9 @@ asked for) and :func:`manifest_problems` compares what it saw with the MANIFEST.
 METADATA first and MANIFEST last, member list equal to the manifest), ``full`` (also
 every member's size and sha256), ``subset`` (the sha256 of the members in part ``n``
 of ``t``, see :func:`in_subset`) or ``restore_test`` (extract into a scratch
-directory, compare with the manifest, remove it). Every mode first compares the
-archive's sha256 with its sidecar. :func:`record_verification` writes
+directory, compare with the manifest, remove it). Every mode decompresses the whole
+archive (so zstd checks its frame checksum) and compares the MANIFEST's sha256 with
+the sidecar. :func:`record_verification` writes
 ``<archive>.verified.json`` atomically.
 
 :func:`extract` writes the members of chosen roots into staging paths, checking each
@@ -43,7 +44,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     ArchiveReader,
     BackupError,
     TempRun,
-    check_archive_checksum,
     iso_time,
     load_sidecar,
     load_verified,
@@ -98,6 +98,7 @@ class Scan(object):
         self.metadata = None
         self.manifest = None
         self.metadata_sha256 = None
+        self.manifest_sha256 = None
         self.members = []
         self.digests = {}
         self.sizes = {}
@@ -148,7 +149,8 @@ def _scan_member(stream, member, scan, position, hash_filter):
         scan.problem(member.name, "member after MANIFEST (MANIFEST must be the last member)")
     if member.name == MANIFEST and member_kind(member.type) == "file":
         scan.members.append(member)
-        _data, scan.manifest = _read_control(stream, member, scan)
+        data, scan.manifest = _read_control(stream, member, scan)
+        scan.manifest_sha256 = hashlib.sha256(data).hexdigest()
         if scan.manifest is None:
             scan.manifest = {}
         return
@@ -207,12 +209,15 @@ def _compare_member(member, entry, scan):
     return None
 
 
-def manifest_problems(scan):
-    """Differences between what :func:`scan_archive` saw and the MANIFEST, as problem dicts."""
+def manifest_problems(scan, sidecar=None):
+    """Differences between what :func:`scan_archive` saw, the MANIFEST and ``sidecar``, as problem dicts."""
     manifest = scan.manifest
     if not manifest:
         return []
     problems = []
+    if sidecar is not None and scan.manifest_sha256 != sidecar.get("manifest_sha256"):
+        problems.append(dict(member=MANIFEST, problem="sha256 %s differs from the sidecar's manifest_sha256 %s" % (
+            scan.manifest_sha256, sidecar.get("manifest_sha256"))))
     if manifest.get("format") != FORMAT:
         problems.append(dict(member=MANIFEST, problem="format %r is not %d" % (manifest.get("format"), FORMAT)))
     if scan.metadata_sha256 and manifest.get("metadata_sha256") != scan.metadata_sha256:
@@ -410,16 +415,13 @@ def verify_archive(archive, mode="full", subset=None, scratch_parent=None):
     """Verify ``archive`` in ``mode``; return the per-archive result (never raises for bad content)."""
     clock = time.monotonic()
     result = dict(archive=archive, mode=mode, subset="%d/%d" % subset if subset else None, ok=False,
-                  problems=[], members=0, checked_members=0, checked_bytes=0, sha256=None)
+                  problems=[], members=0, checked_members=0, checked_bytes=0)
     sidecar, reason = load_sidecar(archive)
     if sidecar is None:
         result["problems"].append(dict(member=None, problem="incomplete archive: %s" % reason))
         return _done(result, clock)
-    ok, result["sha256"], message = check_archive_checksum(archive, sidecar)
-    if not ok:
-        result["problems"].append(dict(member=None, problem=message))
     scan = scan_archive(archive, _hash_filter(mode, subset))
-    problems = scan.problems + manifest_problems(scan)
+    problems = scan.problems + manifest_problems(scan, sidecar)
     if not problems and mode == "restore_test":
         problems = _safety_problems(scan)
         if not problems:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restore a backup archive onto a host, so that a failed restore changes nothing.
 
-Order: the archive's sha256 is compared with its sidecar, every member is read and
-compared with the MANIFEST (sizes and sha256), every member is checked by
+Order: the whole archive is decompressed (zstd checks its frame checksum), every
+member is compared with the MANIFEST (sizes and sha256) and the MANIFEST with the
+sha256 in its sidecar, every member is checked by
 ``archive_safety.unsafe_members`` -- all before anything is written. Then, unless
 disabled, a safety backup of the current paths is taken (kind ``pre-restore``, with
 the same backup code). Each restored path is extracted into a staging path next to
@@ -34,7 +35,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import (
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     MANIFEST,
     BackupError,
-    check_archive_checksum,
     load_sidecar,
     remove_path,
 )
@@ -75,18 +75,16 @@ def validate_restore(params):
 
 
 def verified_scan(archive):
-    """Check sidecar, sha256, MANIFEST and member safety; return the scan or raise BackupError."""
+    """Check sidecar, content and member safety; return ``(sidecar, scan)`` or raise BackupError."""
     sidecar, reason = load_sidecar(archive)
     if sidecar is None:
         raise BackupError("path: %s is incomplete, nothing was restored: %s" % (archive, reason), archive=archive)
-    ok, _computed, message = check_archive_checksum(archive, sidecar)
-    if not ok:
-        raise BackupError("path: %s; nothing was restored" % message, archive=archive)
     scan = scan_archive(archive, lambda name: True)
-    problems = scan.problems + manifest_problems(scan)
+    problems = scan.problems + manifest_problems(scan, sidecar)
     if problems:
-        raise BackupError("path: archive %s does not match its MANIFEST, nothing was restored: %s" % (
-            archive, "; ".join("%s: %s" % (p["member"], p["problem"]) for p in problems[:5])),
+        raise BackupError("path: archive %s is damaged, nothing was restored: %s" % (
+            archive, "; ".join("%s: %s" % (p["member"], p["problem"]) if p["member"] else p["problem"]
+                               for p in problems[:5])),
             archive=archive, problems=problems)
     try:
         roots = manifest_roots(scan.manifest)

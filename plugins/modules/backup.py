@@ -14,14 +14,16 @@ description:
     C(METADATA) (host, service, release, created time as ISO 8601 and epoch seconds, kind, pinned,
     tool version, the backed-up paths); then each of O(paths) as C(<kind>/<name>); the last member is
     C(MANIFEST) (path, type, size, mode and sha256 of every member). Each file is read once; its
-    sha256 is computed while it is streamed.
+    sha256 is computed while it is streamed. zstd writes the archive file itself, with its frame
+    checksum; the compressed bytes are not hashed again (see M(fleetops.lifecycle.backup_verify)).
   - The live state is not read while the service writes it when O(snapshot_command) is given; the
     command writes a consistent copy (for the demo service, C(app.py --backup-to {snapshot_dir}/state.db),
     an SQLite online backup) and that copy is archived as the state path. Files of the copy take the
     owner and mode of the live file of the same name.
   - The archive is written under a temporary name in O(dest_dir) (mode 0600), fsynced, linked to its
     final name (never replacing an archive), and the directory fsynced. Then the sidecar
-    C(<archive>.json) (the metadata plus the archive's sha256 and size) is written atomically. An
+    C(<archive>.json) (the metadata, the archive's size and the sha256 of its MANIFEST) is written
+    atomically. An
     archive without a valid sidecar is incomplete; M(fleetops.lifecycle.backup_verify),
     M(fleetops.lifecycle.backup_prune) and M(fleetops.lifecycle.restore) never treat it as a backup.
   - Temporary files of runs that were killed (their lock file in O(dest_dir) is no longer held) are
@@ -119,8 +121,8 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - Copy the archive off the host with M(ansible.builtin.fetch) and compare its sha256 with
-    RV(sha256) (or the sidecar).
+  - Copy the archive off the host with M(ansible.builtin.fetch) and compare the copy's sha256 with
+    the archive's on the host (the backup role's C(backup_fetch_dir) does both).
 seealso:
   - module: fleetops.lifecycle.backup_verify
   - module: fleetops.lifecycle.backup_prune
@@ -166,8 +168,8 @@ size:
   returned: always
   type: int
   sample: 73400320
-sha256:
-  description: sha256 of the archive; null in check mode.
+manifest_sha256:
+  description: sha256 of the archive's MANIFEST member (also in the sidecar); null in check mode.
   returned: always
   type: str
   sample: 7829ea2d71d4702dc6e48eb251c967a9ceb4afc4abfcd9a2228688533183bc0f

@@ -30,25 +30,6 @@ options:
   service:
     description: Only archives of this service count and are deleted; also gives the default O(dest_dir).
     type: str
-  mode:
-    description: How O(keep_daily), O(keep_weekly) and O(keep_monthly) are read (see C(retention_select)).
-    type: str
-    choices:
-      counts: Numbers of days, ISO weeks and months B(that have a backup) (restic C(forget)).
-      age: Windows of calendar days, ISO weeks and months ending at the newest successful backup.
-    default: counts
-  keep_daily:
-    description: Days with a backup to keep (counts), or the daily window in days (age).
-    type: int
-    default: 30
-  keep_weekly:
-    description: ISO weeks with a backup to keep (counts), or the weekly window in weeks (age).
-    type: int
-    default: 12
-  keep_monthly:
-    description: Months with a backup to keep (counts), or the monthly window in months (age).
-    type: int
-    default: 12
   keep_oldest:
     description:
       - In O(mode=counts), also keep the oldest successful archive when a bucket has fewer periods
@@ -64,6 +45,7 @@ options:
     default: 3600
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
+  - fleetops.lifecycle.retention
 attributes:
   check_mode:
     support: full

@@ -78,7 +78,7 @@ count:
 archives:
   description:
     - Complete archives, newest first, each with C(path), C(name), C(kind), C(release), C(host), C(created),
-      C(created_epoch), C(pinned), C(sha256), C(size), C(verified_epoch) (last content verification or null)
+      C(created_epoch), C(pinned), C(manifest_sha256), C(size), C(verified_epoch) (last content verification or null)
       and C(last_verification_ok).
   returned: always
   type: list

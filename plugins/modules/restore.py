@@ -11,8 +11,9 @@ version_added: 0.1.0
 description:
   - Restores the paths recorded in an archive made by M(fleetops.lifecycle.backup) to where they were
     backed up from (or under O(dest_root)).
-  - Before anything is written, the archive's sha256 is compared with its sidecar, every member is
-    read and compared with the manifest (size and sha256), and every member is checked. Refused
+  - Before anything is written, the whole archive is decompressed (zstd checks its frame checksum),
+    every member is compared with the manifest (size and sha256), the manifest's sha256 with the
+    sidecar, and every member is checked. Refused
     members (the whole restore is refused, naming each member and why) are absolute paths, paths
     with C(..), members outside the backed-up paths, paths through a symbolic link, duplicates,
     symbolic links that are absolute or lead out of their path, hard links to anything but a regular

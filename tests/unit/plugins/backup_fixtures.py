@@ -16,6 +16,7 @@ import tarfile
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
+    FORMAT,
     member_kind,
     sha256_file,
     sidecar_path,
@@ -117,10 +118,10 @@ def craft_archive(dest_dir, members, paths=None, name="demo-app1-20261130T020000
     """
     paths = paths or [dict(path="/tmp/never-used/etc/demo", kind="config", name="demo", type="dir",
                            root="config/demo", snapshot=False)]
-    metadata = dict(format=1, tool="test", tool_version="0", host="app1", service="demo", release=None,
+    metadata = dict(format=FORMAT, tool="test", tool_version="0", host="app1", service="demo", release=None,
                     kind="manual", pinned=False, created="x", created_epoch=created, compression="zstd", paths=paths)
     meta_bytes = json.dumps(metadata).encode()
-    manifest = dict(format=1, metadata_sha256=hashlib.sha256(meta_bytes).hexdigest(), paths=paths, members=[])
+    manifest = dict(format=FORMAT, metadata_sha256=hashlib.sha256(meta_bytes).hexdigest(), paths=paths, members=[])
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.addfile(info("METADATA", data=meta_bytes)[0], io.BytesIO(meta_bytes))
@@ -140,7 +141,8 @@ def craft_archive(dest_dir, members, paths=None, name="demo-app1-20261130T020000
     compressed = subprocess.run(["zstd", "-q", "-c"], input=raw.getvalue(), stdout=subprocess.PIPE, check=True).stdout
     with open(path, "wb") as handle:
         handle.write(compressed)
-    sidecar = dict(format=1, archive=name, sha256=hashlib.sha256(compressed).hexdigest(), size=len(compressed),
+    sidecar = dict(format=FORMAT, archive=name, manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+                   size=len(compressed),
                    members=len(members), data_bytes=0, metadata=metadata)
     with open(sidecar_path(path), "w") as handle:
         json.dump(sidecar, handle)

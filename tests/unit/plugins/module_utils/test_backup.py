@@ -15,7 +15,7 @@ import tarfile
 import time
 
 import pytest
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup, backup_verify
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup, backup_archive, backup_verify
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     BackupError,
     TempRun,
@@ -113,8 +113,9 @@ def test_backup_writes_archive_sidecar_and_manifest(service):
     assert oct(os.stat(result["archive"]).st_mode & 0o777) == "0o600"
     sidecar, reason = load_sidecar(result["archive"])
     assert reason is None
-    assert sidecar["sha256"] == result["sha256"] and sidecar["size"] == result["size"] == os.path.getsize(
-        result["archive"])
+    assert sidecar["size"] == result["size"] == os.path.getsize(result["archive"])
+    scan = backup_verify.scan_archive(result["archive"])
+    assert sidecar["manifest_sha256"] == result["manifest_sha256"] == scan.manifest_sha256
     meta = sidecar["metadata"]
     assert (meta["service"], meta["host"], meta["kind"], meta["release"], meta["pinned"]) == (
         "demo", "app1", "scheduled", "1.2.0", True)
@@ -136,7 +137,7 @@ def test_same_second_backups_get_distinct_names(service):
 def test_check_mode_predicts_and_writes_nothing(service):
     request = backup.validate_backup(service.params(snapshot_command="cp x {snapshot_dir}/y"))
     result = backup.create_backup(request, check_mode=True)
-    assert result["changed"] is True and result["sha256"] is None
+    assert result["changed"] is True and result["manifest_sha256"] is None
     assert "config/demo/demo.ini" in result["would_archive"]
     assert result["snapshot_paths"] == [service.state]
     assert not os.path.exists(service.dest)
@@ -180,12 +181,12 @@ def test_every_mode_accepts_a_good_archive(service, tmp_path, mode):
 
 def test_a_flipped_byte_fails_verification_naming_archive_and_member(service):
     archive = service.backup()["archive"]
-    # Inside the compressed state.db data: the member's sha256 differs too.
+    # Inside the compressed state.db data: zstd's frame checksum fails.
     flip_byte(archive, os.path.getsize(archive) // 2)
     result = backup_verify.verify_archive(archive, "full")
     assert not result["ok"]
     text = backup_verify.describe_failure(result)
-    assert archive in text and "its sidecar says" in text
+    assert archive in text and "zstd cannot decompress it" in text
     record = backup_verify.record_verification(result)
     assert record["last"]["ok"] is False and record["content_verified"] is None
 
@@ -207,6 +208,55 @@ def test_a_member_changed_inside_a_consistent_archive_is_named(service, tmp_path
     problems = backup_verify.manifest_problems(scan)
     assert problems == [dict(member="config/demo/a.ini", problem=problems[0]["problem"])]
     assert "differs from the MANIFEST" in problems[0]["problem"]
+
+
+def test_a_flipped_byte_anywhere_fails_even_the_structure_check(service):
+    # Nothing hashes the compressed bytes: zstd's frame checksum, the member sha256s and
+    # the MANIFEST's sha256 in the sidecar must catch damage at any offset.
+    archive = service.backup()["archive"]
+    size = os.path.getsize(archive)
+    rng = random.Random(7)
+    for offset in [0, 5, size - 1, size - 5] + rng.sample(range(size), 12):
+        flip_byte(archive, offset)
+        try:
+            result = backup_verify.verify_archive(archive, "structure")
+            assert not result["ok"], "byte %d of %d flipped and the structure check passed" % (offset, size)
+        finally:
+            flip_byte(archive, offset)  # flip it back for the next offset
+    assert backup_verify.verify_archive(archive, "full")["ok"]
+
+
+def test_a_manifest_that_differs_from_the_sidecar_is_refused(service, tmp_path):
+    archive = craft_archive(str(tmp_path / "a"), [info("config/demo", tarfile.DIRTYPE, mode=0o755),
+                                                  info("config/demo/a.ini", data=b"a=1\n")])
+    with open(sidecar_path(archive)) as handle:
+        sidecar = json.load(handle)
+    sidecar["manifest_sha256"] = "0" * 64  # as if the archive had been swapped for another consistent one
+    with open(sidecar_path(archive), "w") as handle:
+        json.dump(sidecar, handle)
+    result = backup_verify.verify_archive(archive, "structure")
+    assert not result["ok"]
+    assert "MANIFEST: sha256 " in backup_verify.describe_failure(result)
+    assert "differs from the sidecar's manifest_sha256 " + "0" * 64 in backup_verify.describe_failure(result)
+
+
+def test_writeback_starts_on_what_zstd_wrote_and_the_archive_stays_whole(service, monkeypatch):
+    ranges = []
+    monkeypatch.setattr(backup_archive, "_sync_file_range", lambda: lambda fd, start, count, flags: ranges.append(
+        (start, count, flags)))
+    monkeypatch.setattr(backup_archive, "WRITEBACK_STEP", 4096)
+    monkeypatch.setattr(backup_archive, "WRITEBACK_POLL", 0.001)
+    with open(os.path.join(service.state, "media.bin"), "wb") as handle:
+        handle.write(os.urandom(6 << 20))  # incompressible: zstd writes ~6 MiB over a while
+    result = service.backup()
+    assert ranges, "no writeback was started"
+    assert all(flags == 2 for _s, _c, flags in ranges)
+    position = 0
+    for start, count, _flags in ranges:  # contiguous, each range once, inside the file
+        assert start == position and count >= 4096
+        position += count
+    assert position <= result["size"]
+    assert backup_verify.verify_archive(result["archive"], "full")["ok"]
 
 
 def test_verification_is_recorded_atomically(service):

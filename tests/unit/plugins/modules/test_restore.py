@@ -159,7 +159,7 @@ def test_a_flipped_byte_is_refused_without_touching_live_data(service):
     flip_byte(archive)
     before = dir_listing(service.base)
     result = fail(dict(path=archive))
-    assert archive in result["msg"] and "its sidecar says" in result["msg"]
+    assert archive in result["msg"] and "zstd cannot decompress it" in result["msg"]
     assert "nothing was restored" in result["msg"]
     assert dir_listing(service.base) == before
 

@@ -73,7 +73,9 @@ if command -v restic >/dev/null; then
 fi
 for ((run = 1; run <= runs; run++)); do
   rm -rf "$out"/*
+  sync  # nobody pays for the writeback of what ran before it
   t=$(now); tar -I 'zstd -T0 -3' -cf "$out/peer.tar.zst" -C "$data" .; tt=$(secs "$t"); t_tar=$(best "$t_tar" "$tt")
+  sync
   read -r t archive < <("$py" bench/backup_throughput.py backup "$data" "$out/ours")
   t_ours=$(best "$t_ours" "$t")
   rm -f "$out/peer.tar.zst"; sync
@@ -83,6 +85,7 @@ for ((run = 1; run <= runs; run++)); do
   if [[ -n ${restic_version:-} ]]; then
     export RESTIC_REPOSITORY=$out/restic-$run
     restic init -q >/dev/null
+    sync
     t=$(now); restic backup -q "$data" >/dev/null; t_restic=$(best "$t_restic" "$(secs "$t")")
   fi
   t=$(now); (cd "$data" && find . -type f -print0 | xargs -0 sha256sum >/dev/null); tt=$(secs "$t"); t_sha=$(best "$t_sha" "$tt")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tarfile
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import member_kind
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import member_kind
 
 
 def member_parts(name):

@@ -42,8 +42,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     TOOL_VERSION,
     ArchiveWriter,
     BackupError,
-    TempRun,
-    find_leftovers,
     iso_time,
     load_sidecar,
     load_verified,
@@ -51,6 +49,10 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     sidecar_path,
     verified_path,
     write_json_atomic,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs import (
+    TempRun,
+    find_leftovers,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
 

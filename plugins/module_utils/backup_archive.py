@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The on-disk format of fleetops backups: a zstd-compressed tar stream, its sidecar,
-its verification record, and the temporary files of runs in progress.
+"""The on-disk format of fleetops backups (a zstd-compressed tar stream, its sidecar and
+its verification record) and the writer of archives.
 
 An archive ``<service>-<host>-<YYYYmmddTHHMMSSZ>-<kind>.tar.zst`` is a POSIX (pax) tar
 stream compressed by the ``zstd`` command. Its first member is ``METADATA`` (JSON: host,
@@ -21,11 +21,8 @@ compressed bytes are not hashed while writing: that would cost a second sha256 p
 and catch nothing these three do not (copies off the host are compared by the sha256
 of the source file at copy time).
 
-Every run that writes into the archive directory first creates and ``flock``\\ s
-``.fleetops-tmp-<id>.lock`` and names all its temporary files ``.fleetops-tmp-<id>.*``;
-the lock is removed last. A lock that can be taken belongs to a dead run (the kernel
-drops ``flock`` locks when a process dies, even by SIGKILL), so :func:`find_leftovers`
-can tell leftovers of killed runs from files of a run in progress.
+Temporary files of runs are in ``backup_runs``; reading archives is in
+``backup_tarstream``.
 
 This file runs on managed hosts: Python 3.8+, standard library only, ``zstd`` CLI.
 """
@@ -61,20 +58,16 @@ SIDECAR_SUFFIX = ".json"
 VERIFIED_SUFFIX = ".verified.json"
 METADATA = "METADATA"
 MANIFEST = "MANIFEST"
-TEMP_PREFIX = ".fleetops-tmp-"
 CHUNK = 1 << 20
 WRITEBACK_STEP = 8 << 20
 WRITEBACK_POLL = 0.05
 BLOCK = 512
 RECORD = 20 * BLOCK
-# A lock file whose content cannot be read yet belongs to a run that is still starting.
-LOCK_GRACE = 60
 
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _SYNC_FILE_RANGE_WRITE = 2
-_ZERO_BLOCK = bytes(BLOCK)
+ZERO_BLOCK = bytes(BLOCK)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
-_TEMP_RE = re.compile(r"\.fleetops-tmp-([0-9a-f]{16})\.(.+)\Z")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -118,7 +111,7 @@ def sha256_file(path):
             size += count
 
 
-def _grow_pipe(fd):
+def grow_pipe(fd):
     try:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, CHUNK)
     except OSError:
@@ -137,12 +130,12 @@ def write_json_atomic(path, data, temp_path, mode=0o600):
             os.close(fd)
         os.rename(temp_path, path)
     except BaseException:
-        _unlink_quietly(temp_path)
+        unlink_quietly(temp_path)
         raise
     fsync_dir(os.path.dirname(path) or ".")
 
 
-def _unlink_quietly(path):
+def unlink_quietly(path):
     try:
         os.unlink(path)
     except OSError:
@@ -230,142 +223,6 @@ def load_verified(archive):
     return record if isinstance(record, dict) else {}
 
 
-# --- temporary files of runs ---------------------------------------------------------
-
-
-class TempRun(object):
-    """The temporary files of one run in ``directory``, guarded by a flocked lock file.
-
-    ``target`` (the final archive name, if any) is written into the lock, so the
-    leftovers of a run killed after renaming its archive but before writing its
-    sidecar can be found and removed too.
-    """
-
-    def __init__(self, directory, purpose, target=None):
-        self.directory = directory
-        self.id = os.urandom(8).hex()
-        self.lock_path = self.path("lock")
-        self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        info = dict(pid=os.getpid(), purpose=purpose, target=target, started=time.time())
-        write_all(self._fd, json.dumps(info).encode("utf-8"))
-
-    def path(self, suffix):
-        return os.path.join(self.directory, "%s%s.%s" % (TEMP_PREFIX, self.id, suffix))
-
-    def close(self):
-        """Remove every temporary file of this run, then the lock."""
-        if self._fd is None:
-            return
-        prefix = "%s%s." % (TEMP_PREFIX, self.id)
-        for name in os.listdir(self.directory):
-            if name.startswith(prefix) and name != os.path.basename(self.lock_path):
-                remove_path(os.path.join(self.directory, name))
-        _unlink_quietly(self.lock_path)
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _group_temp_entries(directory):
-    groups = {}
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return groups
-    for name in sorted(names):
-        match = _TEMP_RE.match(name)
-        if match:
-            groups.setdefault(match.group(1), []).append((match.group(2), os.path.join(directory, name)))
-    return groups
-
-
-def _newest_mtime(paths):
-    newest = 0.0
-    for path in paths:
-        try:
-            newest = max(newest, os.lstat(path).st_mtime)
-        except OSError:
-            pass
-    return newest
-
-
-def _probe_lock(lock_path, now):
-    """``(fd or None, info)``: fd holds the flock of a dead run; None means the run is alive."""
-    try:
-        fd = os.open(lock_path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
-    except FileNotFoundError:
-        return None, None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return None, None
-        raise
-    try:
-        info = json.loads(os.read(fd, 65536).decode("utf-8"))
-    except ValueError:
-        info = None
-    if not isinstance(info, dict) and now - os.fstat(fd).st_mtime < LOCK_GRACE:
-        os.close(fd)  # a run between creating and filling its lock
-        return None, None
-    return fd, info if isinstance(info, dict) else {}
-
-
-def find_leftovers(directory, min_age=0, now=None, remove=False):
-    """Temporary files of dead runs in ``directory`` (and, with ``remove``, delete them).
-
-    Returns ``(leftovers, in_use)``: ``leftovers`` is a list of ``{"path", "reason"}``
-    (every temporary file of a dead run whose newest file is at least ``min_age``
-    seconds old, plus the archive a dead run renamed into place without a sidecar);
-    ``in_use`` lists the lock files of runs still alive.
-    """
-    now = time.time() if now is None else now
-    leftovers, in_use = [], []
-    for run_id, entries in sorted(_group_temp_entries(directory).items()):
-        paths = dict(entries)
-        lock = paths.get("lock")
-        fd, info = (None, {}) if lock is None else _probe_lock(lock, now)
-        if lock is not None and fd is None:
-            in_use.append(lock)
-            continue
-        try:
-            if now - _newest_mtime(paths.values()) < min_age:
-                continue
-            found = _dead_run_files(directory, run_id, entries, info or {})
-            if remove:
-                for item in found:
-                    remove_path(item["path"])
-                fsync_dir(directory)
-            leftovers.extend(found)
-        finally:
-            if fd is not None:
-                os.close(fd)
-    return leftovers, in_use
-
-
-def _dead_run_files(directory, run_id, entries, info):
-    reason = "left by an interrupted run %s (pid %s, %s)" % (run_id, info.get("pid", "?"), info.get("purpose", "?"))
-    found = []
-    target = info.get("target")
-    if isinstance(target, str) and target and "/" not in target and not target.startswith("."):
-        archive = os.path.join(directory, target)
-        if os.path.lexists(archive) and load_sidecar(archive)[0] is None:
-            found.append(dict(path=archive, reason="archive without a complete sidecar, " + reason))
-            found.append(dict(path=sidecar_path(archive), reason="partial sidecar, " + reason))
-            found = [item for item in found if os.path.lexists(item["path"])]
-    # The lock goes last, so an interrupted cleanup is found again.
-    ordered = sorted(entries, key=lambda entry: entry[0] == "lock")
-    found.extend(dict(path=path, reason=reason) for _suffix, path in ordered)
-    return found
-
-
 # --- writing a tar stream through zstd ------------------------------------------------
 
 
@@ -416,7 +273,7 @@ def zstd_command(args):
     return ["zstd", "-q"] + list(args)
 
 
-def _spawn_zstd(args, stdin, stdout):
+def spawn_zstd(args, stdin, stdout):
     errors = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(zstd_command(args), stdin=stdin, stdout=stdout, stderr=errors,
@@ -427,7 +284,7 @@ def _spawn_zstd(args, stdin, stdout):
     return proc, errors
 
 
-def _zstd_errors(errors):
+def zstd_errors(errors):
     if errors.closed:
         return ""
     errors.seek(0)
@@ -445,9 +302,9 @@ class ArchiveWriter(object):
 
     def __init__(self, fd, threads=0, level=3):
         self.fd = fd
-        self.proc, self._errors = _spawn_zstd(["-c", "-%d" % level, "-T%d" % threads], subprocess.PIPE, fd)
+        self.proc, self._errors = spawn_zstd(["-c", "-%d" % level, "-T%d" % threads], subprocess.PIPE, fd)
         self._stdin = self.proc.stdin.fileno()
-        _grow_pipe(self._stdin)
+        grow_pipe(self._stdin)
         self._writeback = _Writeback(fd)
         self._writeback.start()
         self._pending = bytearray()
@@ -505,14 +362,14 @@ class ArchiveWriter(object):
     def close(self):
         """End the tar stream, wait for zstd; return the size of the archive it wrote."""
         try:
-            self._emit(_ZERO_BLOCK * 2)
+            self._emit(ZERO_BLOCK * 2)
             self._flush()
             self.proc.stdin.close()
         except BrokenPipeError:
             pass
         rc = self.proc.wait()
         self._writeback.stop()
-        text = _zstd_errors(self._errors)
+        text = zstd_errors(self._errors)
         if rc != 0:
             raise zstd_failure(rc, text)
         return os.fstat(self.fd).st_size
@@ -527,7 +384,7 @@ class ArchiveWriter(object):
             self.proc.kill()
         rc = self.proc.wait()
         self._writeback.stop()
-        text = _zstd_errors(self._errors)
+        text = zstd_errors(self._errors)
         if isinstance(exc, BrokenPipeError) and rc != 0:
             raise zstd_failure(rc, text) from None
 
@@ -536,171 +393,3 @@ def zstd_failure(rc, text):
     """The OSError for zstd exiting with ``rc``; ENOSPC when zstd says the disk is full."""
     code = errno.ENOSPC if os.strerror(errno.ENOSPC) in text else errno.EIO
     return OSError(code, "%s (zstd exited with status %d: %s)" % (os.strerror(code), rc, text or "no message"))
-
-
-# --- reading a tar stream from zstd ---------------------------------------------------
-
-
-class Member(object):
-    """A tar member header: name (normalised), type, size, mode, linkname, mtime, owner."""
-
-    __slots__ = ("name", "type", "size", "mode", "linkname", "mtime", "uid", "gid", "uname", "gname")
-
-    def __init__(self, info):
-        for slot in self.__slots__:
-            setattr(self, slot, getattr(info, slot))
-
-    def kind(self):
-        return member_kind(self.type)
-
-
-def member_kind(tartype):
-    """``file``, ``dir``, ``symlink``, ``hardlink`` or ``special`` for a tar type."""
-    if tartype in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
-        return "file"
-    if tartype == tarfile.DIRTYPE:
-        return "dir"
-    if tartype == tarfile.SYMTYPE:
-        return "symlink"
-    if tartype == tarfile.LNKTYPE:
-        return "hardlink"
-    return "special"
-
-
-def _parse_pax(data):
-    records = {}
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        if length <= 0:
-            raise ValueError("bad pax record length")
-        record = data[space + 1:pos + length - 1]
-        key, _sep, value = record.partition(b"=")
-        records[key.decode("utf-8", "surrogateescape")] = value
-        pos += length
-    return records
-
-
-class TarStream(object):
-    """A minimal reader of the tar stream on ``raw`` (an unbuffered file object).
-
-    Iterating yields :class:`Member` objects; :meth:`read_data` feeds the current
-    member's data to callables. Data not read is skipped. Raises ValueError on
-    anything that is not a well-formed tar stream.
-    """
-
-    def __init__(self, raw):
-        self.raw = raw
-        self._buf = bytearray(CHUNK)
-        self._view = memoryview(self._buf)
-        self._left = 0
-        self.current = None
-
-    def _read_exact(self, size):
-        out = bytearray(size)
-        view = memoryview(out)
-        got = 0
-        while got < size:
-            count = self.raw.readinto(view[got:])
-            if not count:
-                raise ValueError("the tar stream ends early (truncated archive)")
-            got += count
-        return bytes(out)
-
-    def read_data(self, *sinks):
-        """Feed the rest of the current member's data, chunk by chunk, to each of ``sinks``."""
-        remaining = self._left - padding(self.current.size) if self.current else 0
-        while remaining > 0:
-            count = self.raw.readinto(self._view[:min(remaining, CHUNK)])
-            if not count:
-                raise ValueError("the tar stream ends inside member %s (truncated archive)" % self.current.name)
-            chunk = self._view[:count]
-            for sink in sinks:
-                sink(chunk)
-            remaining -= count
-            self._left -= count
-
-    def _skip_rest(self):
-        while self._left > 0:
-            count = self.raw.readinto(self._view[:min(self._left, CHUNK)])
-            if not count:
-                raise ValueError("the tar stream ends inside member %s (truncated archive)" % self.current.name)
-            self._left -= count
-
-    def __iter__(self):
-        pax = {}
-        while True:
-            self._skip_rest()
-            self.current = None
-            block = self._read_exact(BLOCK)
-            if block == _ZERO_BLOCK:
-                return
-            try:
-                info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
-            except tarfile.HeaderError as exc:
-                raise ValueError("bad tar header: %s" % exc) from exc
-            if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-                data = self._read_exact(info.size)
-                self._read_exact(padding(info.size))
-                self._extend(pax, info.type, data)
-                continue
-            self._apply(info, pax)
-            pax = {}
-            self.current = Member(info)
-            data_size = info.size if member_kind(info.type) == "file" else 0
-            self.current.size = data_size
-            self._left = data_size + padding(data_size)
-            yield self.current
-
-    @staticmethod
-    def _extend(pax, tartype, data):
-        if tartype == tarfile.XHDTYPE:
-            pax.update(_parse_pax(data))
-        elif tartype == tarfile.GNUTYPE_LONGNAME:
-            pax["path"] = data.rstrip(b"\0")
-        elif tartype == tarfile.GNUTYPE_LONGLINK:
-            pax["linkpath"] = data.rstrip(b"\0")
-
-    @staticmethod
-    def _apply(info, pax):
-        if "path" in pax:
-            info.name = pax["path"].decode("utf-8", "surrogateescape")
-        if "linkpath" in pax:
-            info.linkname = pax["linkpath"].decode("utf-8", "surrogateescape")
-        if "size" in pax:
-            info.size = int(pax["size"])
-        if info.type == tarfile.DIRTYPE:
-            info.name = info.name.rstrip("/")
-
-
-class ArchiveReader(object):
-    """``zstd -dc`` of an archive, as a :class:`TarStream` (use as a context manager)."""
-
-    def __init__(self, archive, threads=1):
-        self.archive = archive
-        self.proc = None
-        self._errors = None
-        self._threads = threads
-
-    def __enter__(self):
-        self.proc, self._errors = _spawn_zstd(["-dc", "-T%d" % self._threads, "--", self.archive],
-                                              subprocess.DEVNULL, subprocess.PIPE)
-        _grow_pipe(self.proc.stdout.fileno())
-        return TarStream(self.proc.stdout)
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            while self.proc.stdout.read(CHUNK):  # trailing padding: let zstd finish writing
-                pass
-        # Closing our end stops a zstd still writing (SIGPIPE) without hiding the exit
-        # status of one that stopped by itself on corrupt data.
-        self.proc.stdout.close()
-        rc = self.proc.wait()
-        text = _zstd_errors(self._errors)
-        if exc_type is None and rc != 0:
-            raise ValueError("zstd cannot decompress it (exit status %d): %s" % (rc, text))
-        if exc_type is ValueError and rc > 0 and text:
-            # The tar error came from corrupt compressed data: say what zstd said.
-            raise ValueError("zstd cannot decompress it (exit status %d): %s" % (rc, text)) from exc
-        return False

@@ -41,17 +41,19 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     FORMAT,
     MANIFEST,
     METADATA,
-    ArchiveReader,
     BackupError,
-    TempRun,
     iso_time,
     load_sidecar,
     load_verified,
-    member_kind,
     sha256_file,
     verified_path,
     write_all,
     write_json_atomic,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs import TempRun
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import (
+    ArchiveReader,
+    member_kind,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
 

@@ -17,10 +17,10 @@ import tarfile
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     FORMAT,
-    member_kind,
     sha256_file,
     sidecar_path,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import member_kind
 
 
 class Service(object):

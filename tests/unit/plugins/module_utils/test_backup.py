@@ -18,11 +18,13 @@ import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup, backup_archive, backup_verify
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     BackupError,
-    TempRun,
-    find_leftovers,
     load_sidecar,
     load_verified,
     sidecar_path,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs import (
+    TempRun,
+    find_leftovers,
 )
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.backup_fixtures import (
     Service,

@@ -66,6 +66,9 @@ find "$data" -type f -print0 | xargs -0 cat >/dev/null   # warm the page cache f
 
 t_tar= t_tar_sync= t_ours= t_restic= t_sha= t_verify= t_restore=
 r_tar=() r_tar_sync=() r_verify=()
+# CPU seconds (user + system, children included) of a command; its output is dropped.
+cpu() { local TIMEFORMAT='%U %S' out; out=$({ time "$@" 2>&3 >/dev/null; } 3>&2 2>&1); awk -v a="$out" 'BEGIN {split(a, p, " "); printf "%.2f", p[1] + p[2]}'; }
+c_tar=() c_ours=()
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 if command -v restic >/dev/null; then
   export RESTIC_PASSWORD=bench
@@ -74,10 +77,11 @@ fi
 for ((run = 1; run <= runs; run++)); do
   rm -rf "$out"/*
   sync  # nobody pays for the writeback of what ran before it
-  t=$(now); tar -I 'zstd -T0 -3' -cf "$out/peer.tar.zst" -C "$data" .; tt=$(secs "$t"); t_tar=$(best "$t_tar" "$tt")
+  t=$(now); c_tar+=("$(cpu tar -I 'zstd -T0 -3' -cf "$out/peer.tar.zst" -C "$data" .)"); tt=$(secs "$t")
+  t_tar=$(best "$t_tar" "$tt")
   sync
-  read -r t archive < <("$py" bench/backup_throughput.py backup "$data" "$out/ours")
-  t_ours=$(best "$t_ours" "$t")
+  read -r t c archive < <("$py" bench/backup_throughput.py backup "$data" "$out/ours")
+  t_ours=$(best "$t_ours" "$t") c_ours+=("$c")
   rm -f "$out/peer.tar.zst"; sync
   t0=$(now); tar -I 'zstd -T0 -3' -cf "$out/peer.tar.zst" -C "$data" . && sync "$out/peer.tar.zst"; ts=$(secs "$t0")
   t_tar_sync=$(best "$t_tar_sync" "$ts")
@@ -104,6 +108,8 @@ if [[ -n ${restic_version:-} ]]; then
 else
   echo "  restic not installed (apt-get install restic); skipped"
 fi
+printf '  CPU seconds (user + system, median of %s rounds): tar+zstd %s, ours %s\n' "$runs" "$(median "${c_tar[@]}")" \
+  "$(median "${c_ours[@]}")"
 printf '  archive sizes: ours %s MiB, tar+zstd %s MiB\n' \
   "$(($(stat -c %s "$archive") / 1048576))" "$(($(stat -c %s "$out/peer.tar.zst") / 1048576))"
 echo "verify (best of $runs):"

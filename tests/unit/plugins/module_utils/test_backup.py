@@ -321,6 +321,26 @@ def test_an_archive_without_sidecar_is_incomplete(service):
     assert complete == [] and [i["path"] for i in incomplete] == [archive]
 
 
+@pytest.mark.parametrize("change, reason", [
+    (lambda sidecar: [], "the sidecar is not a JSON object"),
+    (lambda sidecar: dict(sidecar, format=1), "the sidecar has format 1, expected 2"),
+    (lambda sidecar: dict(sidecar, archive="other.tar.zst"), "the sidecar names archive 'other.tar.zst'"),
+    (lambda sidecar: dict(sidecar, manifest_sha256="abc"), "the sidecar has no valid manifest_sha256"),
+    (lambda sidecar: dict(sidecar, metadata={}), "the sidecar has no metadata with created_epoch"),
+    (lambda sidecar: dict(sidecar, size="12"), "the sidecar has no size"),
+])
+def test_a_bad_sidecar_makes_the_archive_incomplete_and_says_why(service, change, reason):
+    archive = service.backup()["archive"]
+    with open(sidecar_path(archive)) as handle:
+        sidecar = json.load(handle)
+    assert backup_archive.sidecar_problem(archive, sidecar) is None
+    with open(sidecar_path(archive), "w") as handle:
+        json.dump(change(sidecar), handle)
+    assert load_sidecar(archive) == (None, reason)
+    result = backup_verify.verify_archive(archive, "structure")
+    assert not result["ok"] and result["problems"][0]["problem"] == "incomplete archive: " + reason
+
+
 def test_a_truncated_archive_with_a_stale_sidecar_is_incomplete(service):
     archive = service.backup()["archive"]
     with open(archive, "r+b") as handle:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the standard lab release set into OUT_DIR: the versions the runbooks and
-# drills expect (good releases, an error-prone one, one that cannot start, a slow one).
+# drills expect (good releases, error-prone ones, one that cannot start, slow ones).
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -19,3 +19,7 @@ build --version 2.0.0
 build --version 3.0.0 --error-ratio 0.05
 build --version 3.0.1 --fail-start
 build --version 4.0.0 --latency-ms 300
+# For the gate's judgment: a release under the 1 % error threshold, and a slow one a
+# latency condition (p95 < 0.2 s) must catch.
+build --version 3.1.0 --error-ratio 0.003
+build --version 4.1.0 --latency-ms 250

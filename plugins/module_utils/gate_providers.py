@@ -40,13 +40,13 @@ import http.client
 import json
 import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from urllib import error as urlerror
 from urllib import parse as urlparse
 from urllib import request as urlrequest
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_judgment as judgment
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import (
     RuntimeApi,
@@ -63,13 +63,14 @@ except ImportError:  # pragma: no cover - the tiny parser below takes over
 
 PROVIDERS = ("prometheus", "haproxy", "http")
 CONDITION_TYPES = tuple(sorted(slo.KINDS))
-REQUEST_TYPES = ("error_ratio", "availability")
 ON_INCONCLUSIVE = slo.ON_INCONCLUSIVE
 DEFAULT_ON_INCONCLUSIVE = "fail"
 DEFAULT_PERCENTILE = 0.95
 DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_COMPARE_MARGIN = 0.01
+# While the evidence cannot decide, a stage samples up to this many windows.
+DEFAULT_MAX_WINDOW_FACTOR = 5
 
 # The mission: error ratio > 1% or availability < 99.5% sustained, or any failing
 # health check, fails the stage. Thresholds and sustained_for come from slo.KINDS.
@@ -83,9 +84,7 @@ DEFAULT_METRICS = {
     "error_codes": "5..",
     "path_label": "path",
     "exclude_paths": ["/metrics", "/healthz", "/readyz"],
-    "haproxy_latency": "rtime",
 }
-HAPROXY_LATENCY_FIELDS = ("rtime", "ttime")
 HAPROXY_RESPONSE_FIELDS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 HAPROXY_ERROR_FIELDS = ("hrsp_5xx",)
 HTTP_METRICS_PATH = "/metrics"
@@ -354,91 +353,94 @@ def histogram_quantile(quantile, buckets):
     return None  # pragma: no cover - the +Inf bucket holds every rank
 
 
-def latency_from_buckets(previous, current, quantile):
-    """``(seconds, observations, note)`` of an interval from two ``_bucket`` scrapes
-    (``{key: (le, value)}``)."""
+def slow_requests(histogram, threshold):
+    """``(slower, observations, note)``: requests above ``threshold`` seconds in a
+    histogram of increases ``{upper bound: cumulative count}``. The threshold must be a
+    bucket bound: inside a bucket the count is unknown, and a percentile interpolated
+    there is a guess (0.487 s reported for a real 0.254 s), not a measurement."""
+    if math.inf not in histogram:
+        return None, None, "the histogram has no le=\"+Inf\" bucket"
+    bound = next((le for le in histogram if abs(le - threshold) <= 1e-9 * max(1.0, threshold)), None)
+    if bound is None:
+        bounds = ", ".join(_g(le) for le in sorted(histogram) if le != math.inf)
+        return None, None, (
+            "the latency threshold %ss is not a bucket bound of the histogram (bounds: %s): the share of "
+            "requests slower than it cannot be counted; use a bound as threshold or add one to the service's "
+            "histogram" % (_g(threshold), bounds))
+    observations = histogram[math.inf]
+    return max(0.0, observations - histogram[bound]), observations, None
+
+
+def bucket_increases(previous, current):
+    """``(histogram, note)``: ``{upper bound: increase}`` summed over series between two
+    ``_bucket`` scrapes (``{key: (le, value)}``); None and why on a reset."""
     deltas, note = counter_deltas(
         {key: value for key, (_, value) in previous.items()},
         {key: value for key, (_, value) in current.items()},
     )
     if deltas is None:
-        return None, None, note
+        return None, note
     histogram = {}
     for key, delta in deltas.items():
         le = current[key][0]
         histogram[le] = histogram.get(le, 0.0) + delta
-    if histogram and math.inf not in histogram:
-        return None, None, "the histogram has no le=\"+Inf\" bucket"
-    observations = histogram.get(math.inf, 0.0)
-    if observations <= 0:
-        return None, 0.0, "no requests observed in the interval"
-    return histogram_quantile(quantile, histogram), observations, None
-
-
-def latency_from_means(previous, current):
-    """``(seconds, requests, note)`` of an interval from per-server running averages
-    (``{key: (average_seconds, cumulative_requests)}``, HAProxy ``rtime``/``ttime``):
-    the averages weighted by each server's requests in the interval."""
-    deltas, note = counter_deltas(
-        {key: count for key, (_, count) in previous.items()},
-        {key: count for key, (_, count) in current.items()},
-    )
-    if deltas is None:
-        return None, None, note
-    requests = sum(deltas.values())
-    if requests <= 0:
-        return None, 0.0, "no requests in the interval"
-    weighted = 0.0
-    for key, delta in deltas.items():
-        average = current[key][0]
-        if delta and not _finite(average):
-            return None, requests, "server %s reports no average time" % _describe_key(key)
-        weighted += (average or 0.0) * delta
-    return weighted / requests, requests, None
+    return histogram, None
 
 
 def interval_sample(condition, previous, current):
     """The sample of ``condition`` for the interval between two snapshots.
 
     A snapshot is ``{"timestamp", "parts": {part: data}, "notes": {part: why it is
-    missing}}`` (see :meth:`Provider.scrape`); ``previous`` may be None (no baseline).
+    missing}}`` (see :meth:`Provider.scrape`); ``previous`` is the newest earlier
+    snapshot that holds the part (None: no baseline), so an interval that could not be
+    measured hands its requests to the next one instead of losing them.
+
+    Counted kinds carry ``bad``/``total`` (5xx answers or requests slower than the
+    threshold, out of all requests); ``availability`` carries ``up``/``probes``;
+    ``health`` ``value`` (failing probes) and ``request_count`` (probes).
     """
     kind = condition["type"]
-    sample = {"timestamp": current["timestamp"], "value": None, "request_count": None, "note": None}
-    if kind == "health":
-        part = "health"
-        if part in current["parts"]:
-            health = current["parts"][part]
+    sample = {"timestamp": current["timestamp"], "value": None, "request_count": None, "note": None,
+              "bad": None, "total": None}
+    if kind in ("health", "availability"):
+        if "health" not in current["parts"]:
+            sample["note"] = current["notes"].get("health", "no health data")
+            if kind == "availability":
+                sample.update(up=None, probes=None)
+            return sample
+        health = current["parts"]["health"]
+        if kind == "availability":
+            sample.update(up=float(health["probes"] - health["failing"]), probes=float(health["probes"]))
+            sample["value"] = sample["up"] / sample["probes"] if health["probes"] else None
+        else:
             sample["value"] = float(health["failing"])
             sample["request_count"] = float(health["probes"])
-            if health["failing"]:
-                sample["note"] = "failing: %s" % ", ".join(health["failed"][:_NOTE_LIMIT])
-        else:
-            sample["note"] = current["notes"].get(part, "no health data")
+        if health["failing"]:
+            sample["note"] = "failing: %s" % ", ".join(health["failed"][:_NOTE_LIMIT])
         return sample
     part = "latency" if kind == "latency" else "requests"
-    for snapshot, which in ((current, "this"), (previous, "the previous")):
-        if snapshot is None:
-            sample["note"] = "no baseline scrape before this interval"
-            return sample
-        if part not in snapshot["parts"]:
-            sample["note"] = "%s (%s scrape)" % (snapshot["notes"].get(part, "no data"), which)
-            return sample
+    if part not in current["parts"]:
+        sample["note"] = "%s (this scrape)" % current["notes"].get(part, "no data")
+        return sample
+    if previous is None:
+        sample["note"] = "no earlier scrape to measure the interval from"
+        return sample
     before, after = previous["parts"][part], current["parts"][part]
     if kind == "latency":
-        if after["kind"] == "histogram":
-            value, count, note = latency_from_buckets(before["series"], after["series"], condition["percentile"])
-        else:
-            value, count, note = latency_from_means(before["series"], after["series"])
+        histogram, note = bucket_increases(before["series"], after["series"])
+        bad = total = None
+        if histogram is not None:
+            bad, total, note = slow_requests(histogram, condition["threshold_seconds"])
+        if total is not None:
+            sample["histogram"] = histogram
+            sample["value"] = histogram_quantile(condition["percentile"], histogram)
     else:
-        errors, count, note = request_counts(before, after)
-        value = None
-        if count:
-            ratio = Fraction(repr(float(errors))) / Fraction(repr(float(count)))
-            value = float(ratio if kind == "error_ratio" else 1 - ratio)
-        elif count is not None:
-            note = "no requests in the interval"
-    sample.update(value=value, request_count=count, note=note)
+        bad, total, note = request_counts(before, after)
+    if total is not None and total <= 0:
+        note = "no requests in the interval"
+    sample.update(bad=bad, total=total, request_count=total, note=note)
+    if kind == "error_ratio" and total:
+        sample["value"] = bad / total
     return sample
 
 
@@ -448,7 +450,7 @@ def interval_sample(condition, previous, current):
 def _needs(conditions, compare):
     needs = {"target": set(), "compare_to": set()}
     for condition in conditions:
-        if condition["type"] in REQUEST_TYPES:
+        if condition["type"] == "error_ratio":
             needs["target"].add("requests")
         elif condition["type"] == "latency":
             needs["target"].add("latency")
@@ -506,17 +508,18 @@ class PrometheusProvider(Provider):
         excluded = ""
         if self.metrics["exclude_paths"]:
             excluded = " (%s %s excluded)" % (self.metrics["path_label"], ", ".join(self.metrics["exclude_paths"]))
-        if kind in REQUEST_TYPES:
-            share = "errors" if kind == "error_ratio" else "1 - errors"
-            return "%s over all requests per interval from increases of %s, errors: %s=~%r%s" % (
-                share,
+        if kind == "availability":
+            return "share of the series of %s at 1 over the stage's scrapes" % queries["health"]
+        if kind == "error_ratio":
+            return "errors over all requests per interval from increases of %s, errors: %s=~%r%s" % (
                 queries["requests"],
                 self.metrics["code_label"],
                 self.metrics["error_codes"],
                 excluded,
             )
         if kind == "latency":
-            return "p%s from the increases of %s per interval%s" % (_g(percentile * 100), queries["latency"], excluded)
+            return "requests slower than the threshold (a bucket bound) from the increases of %s per interval, " \
+                "p%s reported%s" % (queries["latency"], _g(percentile * 100), excluded)
         return "series of %s with a value below 1, out of all its series" % queries["health"]
 
     def query(self, promql):
@@ -582,14 +585,10 @@ class HaproxyProvider(Provider):
 
     def describe(self, kind, percentile=None):
         where = "servers of backend %s matching %r (%s)" % (self.backend, self.servers, self.source)
-        if kind in REQUEST_TYPES:
-            share = "hrsp_5xx" if kind == "error_ratio" else "1 - hrsp_5xx"
-            return "%s over the sum of hrsp_1xx..hrsp_5xx and hrsp_other per interval, %s" % (share, where)
-        if kind == "latency":
-            return (
-                "approximate: HAProxy's %s (average over each server's last 1024 requests) weighted by the "
-                "server's requests in the interval, not a percentile, %s" % (self.metrics["haproxy_latency"], where)
-            )
+        if kind == "error_ratio":
+            return "hrsp_5xx over the sum of hrsp_1xx..hrsp_5xx and hrsp_other per interval, %s" % where
+        if kind == "availability":
+            return "share of UP servers among the health-checked ones (UP, DOWN, NOLB) at each scrape, %s" % where
         return "servers DOWN or NOLB out of the health-checked ones (UP, DOWN, NOLB), %s" % where
 
     def scrape(self, needs):
@@ -623,15 +622,6 @@ class HaproxyProvider(Provider):
                 for row in rows
                 for field in HAPROXY_RESPONSE_FIELDS
             )
-        if part == "latency":
-            field = self.metrics["haproxy_latency"]
-            series = {}
-            for row in rows:
-                average = row.get(field)
-                seconds = average / 1000.0 if isinstance(average, int) else None
-                total = float(sum(row.get(f) or 0 for f in HAPROXY_RESPONSE_FIELDS))
-                series[(row["svname"],)] = (seconds, total)
-            return {"kind": "mean", "series": series}
         failed, probes = [], 0
         for row in rows:
             status = str(row.get("status") or "").strip().upper()
@@ -684,17 +674,18 @@ class HttpProvider(Provider):
 
     def describe(self, kind, percentile=None):
         where = ", ".join(url + (self.health_path if kind == "health" else self.metrics_path) for url in self.urls)
-        if kind in REQUEST_TYPES:
-            share = "errors" if kind == "error_ratio" else "1 - errors"
-            return "%s over all requests per interval from increases of %s (errors: %s=~%r) at %s" % (
-                share,
+        if kind == "availability":
+            return "share of %s answering HTTP 200 over the stage's scrapes, out of %s" % (self.health_path, where)
+        if kind == "error_ratio":
+            return "errors over all requests per interval from increases of %s (errors: %s=~%r) at %s" % (
                 self.metrics["requests"],
                 self.metrics["code_label"],
                 self.metrics["error_codes"],
                 where,
             )
         if kind == "latency":
-            return "p%s from the increases of %s_bucket at %s" % (_g(percentile * 100), self.metrics["latency"], where)
+            return "requests slower than the threshold (a bucket bound) from the increases of %s_bucket at %s, " \
+                "p%s reported" % (self.metrics["latency"], where, _g(percentile * 100))
         return "URLs whose %s does not answer HTTP 200, out of %s" % (self.health_path, where)
 
     def _fetch(self, url, path):
@@ -831,7 +822,36 @@ def _condition(index, raw, samples):
         slo.evaluate_condition([], kind, **_slo_options(condition))
     except ValueError as exc:
         raise ValueError("%s: %s" % (where, exc)) from None
+    _counted_share(condition, where)
     return condition
+
+
+def _counted_share(condition, where):
+    """The share of bad requests a counted condition allows: the error ratio itself,
+    or for latency ``1 - percentile`` (p95 < X is "at most 5 % slower than X")."""
+    if condition["type"] == "latency":
+        condition["threshold_seconds"] = condition["threshold"]
+        condition["bad_share"] = 1 - condition["percentile"]
+    elif condition["type"] == "error_ratio":
+        condition["bad_share"] = condition["threshold"]
+    else:
+        return
+    judgment.evidence_plan(condition["bad_share"], name=where)
+
+
+def refuse_unmeasurable(provider, conditions):
+    """A condition the provider cannot measure as asked is refused by name before
+    any traffic moves; an approximation is never substituted for it."""
+    for condition in conditions:
+        if provider == "haproxy" and condition["type"] == "latency":
+            raise ValueError(
+                "conditions[%d] (%s: p%s of request latency above %ss) cannot be measured by provider=haproxy: "
+                "HAProxy's stats give rtime/ttime, a moving mean over each server's last 1024 requests that "
+                "carries the slot's previous release into the verdict, not the share of this stage's requests "
+                "slower than the threshold; use provider=prometheus or provider=http, which count it from the "
+                "service's latency histogram" % (
+                    condition["index"], condition["name"], _g(condition["percentile"] * 100),
+                    _g(condition["threshold"])))
 
 
 def _slo_options(condition):
@@ -875,9 +895,6 @@ def _metrics(raw):
     if isinstance(paths, str) or not isinstance(paths, Sequence) or not all(isinstance(p, str) for p in paths):
         raise ValueError("metrics.exclude_paths must be a list of paths, got %r" % (paths,))
     metrics["exclude_paths"] = list(paths)
-    if metrics["haproxy_latency"] not in HAPROXY_LATENCY_FIELDS:
-        raise ValueError("metrics.haproxy_latency must be one of %s, got %r" % (
-            ", ".join(HAPROXY_LATENCY_FIELDS), metrics["haproxy_latency"]))
     return metrics
 
 
@@ -956,6 +973,19 @@ def build_plan(params):
         raise ValueError("on_inconclusive must be one of %s, got %r" % (", ".join(ON_INCONCLUSIVE), on_inconclusive))
     max_waits = params.get("max_waits")
     max_waits = _int_option("max_waits", 1 if max_waits is None else max_waits, 0)
+    max_window = params.get("max_window")
+    if max_window is None:
+        max_window = window * (1 + max_waits) if on_inconclusive == "wait" else window * DEFAULT_MAX_WINDOW_FACTOR
+    max_window = _option_number("max_window", max_window, 0, lo_open=True)
+    if max_window < window:
+        raise ValueError("max_window (%s) must not be shorter than window (%s): the stage observes at least the "
+                         "window" % (_g(max_window), _g(window)))
+    alpha = params.get("false_rollback_rate")
+    beta = params.get("false_promotion_rate")
+    alpha = judgment.DEFAULT_ALPHA if alpha is None else alpha
+    beta = judgment.DEFAULT_BETA if beta is None else beta
+    judgment.evidence_plan(0.01, alpha, beta)
+    refuse_unmeasurable(provider, conditions)
     timeout = _option_number("timeout", DEFAULT_TIMEOUT if params.get("timeout") is None else params["timeout"],
                              0, lo_open=True)
     metrics = _metrics(params.get("metrics"))
@@ -979,6 +1009,10 @@ def build_plan(params):
         "conditions": conditions,
         "on_inconclusive": on_inconclusive,
         "max_waits": max_waits,
+        "max_window": max_window,
+        "max_samples": sample_count(max_window, interval),
+        "alpha": float(alpha),
+        "beta": float(beta),
         "stop_on_fail": params.get("stop_on_fail", True) is not False,
         "compare": compare,
         "timeout": timeout,
@@ -1042,355 +1076,3 @@ def make_providers(plan):
         else:
             providers[side] = HttpProvider(what, metrics, timeout)
     return providers
-
-
-# -------------------------------------------------------------------- the loop
-
-
-class SystemClock(object):
-    """Time for :func:`run_gate`; tests pass a fake one with the same three methods."""
-
-    @staticmethod
-    def monotonic():
-        return time.monotonic()
-
-    @staticmethod
-    def time():
-        return time.time()
-
-    @staticmethod
-    def sleep(seconds):
-        time.sleep(seconds)
-
-
-def _plain(samples):
-    return [{k: s[k] for k in ("timestamp", "value", "request_count")} for s in samples]
-
-
-def _evaluate_conditions(plan, samples):
-    """``{name: slo.evaluate_condition result}`` over ``samples`` per condition."""
-    return dict(
-        (c["name"], slo.evaluate_condition(_plain(samples[c["name"]]), c["type"], **_slo_options(c)))
-        for c in plan["conditions"]
-    )
-
-
-def carried_breaches(samples, evaluated):
-    """The breaching samples of the streak still open at the end of ``samples`` (those
-    after the newest ``ok`` sample), by the states ``slo`` gave them.
-
-    An extra window (``on_inconclusive=wait``) is judged on its own samples plus these:
-    a streak that straddles the windows still counts, while the earlier windows'
-    inconclusive samples, which waiting is meant to replace, no longer keep the gate
-    inconclusive (an inconclusive sample neither extends nor ends a streak).
-    """
-    states = [m["state"] for m in evaluated["measurements"]]
-    last_ok = max([index for index, state in enumerate(states) if state == slo.OK] or [-1])
-    return [samples[i] for i in range(last_ok + 1, len(samples)) if states[i] == slo.BREACH]
-
-
-def run_gate(plan, providers, clock=None):
-    """Sample for the window, judge with :mod:`slo`, return the module's result.
-
-    One baseline scrape, then one scrape every ``interval`` seconds (on a fixed
-    schedule: a slow scrape does not shift the next ones) until the window holds its
-    samples. With ``stop_on_fail`` the loop ends as soon as a condition has failed
-    (more samples cannot undo a sustained breach). With ``on_inconclusive=wait`` an
-    inconclusive window is followed by another one, up to ``max_waits`` times, judged
-    on its own samples plus the breaches of a streak still open before it (see
-    :func:`carried_breaches`); the result shows every sample taken.
-    """
-    clock = clock or SystemClock()
-    sides = [side for side in ("target", "compare_to") if side in providers]
-    base_mono, base_wall = clock.monotonic(), clock.time()
-    last_stamp = [None]
-
-    def stamp():
-        now = base_wall + (clock.monotonic() - base_mono)
-        if last_stamp[0] is not None and now <= last_stamp[0]:
-            now = last_stamp[0] + 1e-6
-        last_stamp[0] = now
-        return now
-
-    def scrape(side):
-        snapshot = providers[side].scrape(plan["needs"][side])
-        snapshot["timestamp"] = stamp()
-        return snapshot
-
-    started = stamp()
-    previous = {side: scrape(side) for side in sides}
-    names = [c["name"] for c in plan["conditions"]]
-    samples = dict((name, []) for name in names)
-    carried = dict((name, []) for name in names)
-    round_start = 0
-
-    def judged():
-        return dict((name, carried[name] + samples[name][round_start:]) for name in names)
-
-    totals = {side: {"errors": 0.0, "requests": 0.0, "intervals": 0, "notes": []} for side in sides}
-    taken = waits = 0
-    stopped_early = False
-    while True:
-        for _ in range(plan["samples"]):
-            taken += 1
-            clock.sleep(max(0.0, base_mono + taken * plan["interval"] - clock.monotonic()))
-            current = {side: scrape(side) for side in sides}
-            for condition in plan["conditions"]:
-                samples[condition["name"]].append(interval_sample(condition, previous["target"], current["target"]))
-            if plan["compare"] is not None:
-                _add_to_totals(totals, previous, current)
-            previous = current
-            if plan["stop_on_fail"] and any(
-                r["verdict"] == slo.FAIL for r in _evaluate_conditions(plan, judged()).values()
-            ):
-                stopped_early = True
-                break
-        judged_samples = judged()
-        evaluation = slo.evaluate_gate(
-            [
-                dict(_slo_options(c), kind=c["type"], samples=_plain(judged_samples[c["name"]]))
-                for c in plan["conditions"]
-            ],
-            _comparisons(plan, totals),
-        )
-        if (
-            stopped_early
-            or evaluation["verdict"] != slo.INCONCLUSIVE
-            or plan["on_inconclusive"] != "wait"
-            or waits >= plan["max_waits"]
-        ):
-            break
-        waits += 1
-        everything = _evaluate_conditions(plan, samples)
-        carried = dict((name, carried_breaches(samples[name], everything[name])) for name in names)
-        round_start = len(samples[names[0]])
-    ended = stamp()
-    waits_remaining = plan["max_waits"] - waits if plan["on_inconclusive"] == "wait" else None
-    decision = slo.gate_action(evaluation["verdict"], plan["on_inconclusive"], waits_remaining)
-    measured = {
-        "samples": samples,
-        "judged": judged_samples,
-        "round_start": round_start,
-        "overall": _evaluate_conditions(plan, samples),
-        "totals": totals,
-        "started": started,
-        "ended": ended,
-        "samples_taken": taken,
-        "waits": waits,
-        "stopped_early": stopped_early,
-    }
-    return gate_result(plan, providers["target"], evaluation, decision, measured)
-
-
-def _add_to_totals(totals, previous, current):
-    """Add an interval's request counts of each side to the comparison totals."""
-    for side, total in totals.items():
-        errors, requests, note = request_counts_between(previous[side], current[side])
-        if note:
-            total["notes"].append(note)
-        else:
-            total["errors"] += errors
-            total["requests"] += requests
-            total["intervals"] += 1
-
-
-def request_counts_between(previous, current):
-    """``(errors, requests, note)`` of the request part between two snapshots."""
-    for snapshot, which in ((previous, "previous"), (current, "this")):
-        if "requests" not in snapshot["parts"]:
-            return None, None, "%s (%s scrape)" % (snapshot["notes"].get("requests", "no data"), which)
-    return request_counts(previous["parts"]["requests"], current["parts"]["requests"])
-
-
-def _comparisons(plan, totals):
-    if plan["compare"] is None:
-        return None
-    return [{
-        "canary_errors": totals["target"]["errors"],
-        "canary_requests": totals["target"]["requests"],
-        "stable_errors": totals["compare_to"]["errors"],
-        "stable_requests": totals["compare_to"]["requests"],
-        "margin": plan["compare"]["margin"],
-        "min_requests": plan["compare"]["min_requests"],
-    }]
-
-
-# ------------------------------------------------------------------ the result
-
-
-def _distinct(notes, limit=_NOTE_LIMIT):
-    seen = []
-    for note in notes:
-        if note and note not in seen:
-            seen.append(note)
-    extra = len(seen) - limit
-    return seen[:limit] + (["... and %d more" % extra] if extra > 0 else [])
-
-
-def _negate(comparison):
-    return {">": "<=", ">=": "<", "<": ">=", "<=": ">"}[comparison]
-
-
-def _notes(samples, evaluated, state):
-    return _distinct(
-        sample["note"] or measured["note"]
-        for sample, measured in zip(samples, evaluated["measurements"])
-        if measured["state"] == state
-    )
-
-
-def _condition_result(condition, judged, overall, provider, round_start=0):
-    """One entry of ``conditions``: every sample taken (``overall``) and the verdict
-    (``judged``: the samples the verdict was judged on, the same ones unless a window
-    was extended: then those after ``round_start`` and the carried breaches). Each is
-    ``(samples, slo result)``."""
-    samples, everything = overall
-    judged_samples, evaluated = judged
-    problems = _notes(samples, everything, slo.INCONCLUSIVE)
-    breach_notes = _distinct(
-        s["note"] for s, m in zip(samples, everything["measurements"]) if m["state"] == slo.BREACH
-    )
-    reason = evaluated["reason"]
-    if len(judged_samples) != len(samples):
-        last_window = len(samples) - round_start
-        reason = "judged on the last window's %d sample(s) and %d breach(es) of a streak open before it: %s" % (
-            last_window,
-            len(judged_samples) - last_window,
-            reason,
-        )
-    if problems:
-        reason += "; measurement problems: %s" % "; ".join(problems)
-    if breach_notes:
-        reason += "; %s" % "; ".join(breach_notes)
-    result = {
-        "name": condition["name"],
-        "type": condition["type"],
-        "threshold": condition["threshold"],
-        "comparison": condition["comparison"],
-        "sustained_for": condition["sustained_for"],
-        "min_requests": condition["min_requests"],
-        "measure": provider.describe(condition["type"], condition.get("percentile")),
-        "samples": [
-            [round(s["timestamp"], 3), _round(s["value"]), _count_out(s["request_count"])] for s in samples
-        ],
-        "states": [m["state"] for m in everything["measurements"]],
-        "judged_samples": len(judged_samples),
-        "verdict": evaluated["verdict"],
-        "reason": reason,
-        "breaches": everything["breaches"],
-        "longest_streak": evaluated["longest_streak"],
-        "inconclusive_samples": everything["inconclusive_samples"],
-        "worst_value": _round(everything["worst_value"]),
-        "last_value": _round(everything["last_value"]),
-        "problems": problems,
-        "details": breach_notes,
-    }
-    if condition["type"] == "latency":
-        result["percentile"] = condition["percentile"]
-    return result
-
-
-def _summary_part(condition, samples, evaluated):
-    """A condition's part of the one-line summary, from the samples it was judged on."""
-    name = condition["name"]
-    if evaluated["verdict"] == slo.FAIL:
-        streak = evaluated["failing_streak"]
-        values = [p["value"] for p in streak]
-        worst = max(values) if condition["comparison"] in (">", ">=") else min(values)
-        return "%s %s %s %s for %d consecutive samples (requests %s)" % (
-            name,
-            _short(worst),
-            condition["comparison"],
-            _short(condition["threshold"]),
-            len(streak),
-            ", ".join(_short(p["request_count"]) for p in streak),
-        )
-    if evaluated["verdict"] == slo.INCONCLUSIVE:
-        count = evaluated["inconclusive_samples"]
-        if count:
-            return "%s %d of %d samples inconclusive (%s)" % (
-                name, count, evaluated["samples"], "; ".join(_notes(samples, evaluated, slo.INCONCLUSIVE))
-            )
-        return "%s %s" % (name, evaluated["reason"].split("; fail when ")[0])
-    return "%s worst %s %s %s" % (
-        name,
-        _short(evaluated["worst_value"]),
-        _negate(condition["comparison"]),
-        _short(condition["threshold"]),
-    )
-
-
-def _comparison_summary(comparison):
-    if comparison["verdict"] == slo.INCONCLUSIVE:
-        return "canary_vs_stable not enough traffic (canary %s, stable %s requests, min_requests %s)" % (
-            _short(comparison["canary_requests"]),
-            _short(comparison["stable_requests"]),
-            _short(comparison["min_requests"]),
-        )
-    return "canary error_ratio %s vs stable %s (difference %s %s margin %s)" % (
-        _short(comparison["canary_error_ratio"]),
-        _short(comparison["stable_error_ratio"]),
-        _short(comparison["difference"]),
-        ">" if comparison["verdict"] == slo.FAIL else "<=",
-        _short(comparison["margin"]),
-    )
-
-
-def gate_result(plan, provider, evaluation, decision, measured):
-    """The module's return value (see the module's RETURN documentation).
-
-    ``measured`` (built by :func:`run_gate`): ``samples`` (every sample per condition),
-    ``judged`` (those the verdict was judged on) and ``overall`` (slo results over
-    every sample), ``round_start``, ``totals`` (comparison counts per side) and the
-    timing: ``started``, ``ended``, ``samples_taken``, ``waits``, ``stopped_early``.
-    """
-    samples, totals, timing = measured["samples"], measured["totals"], measured
-    verdict = evaluation["verdict"]
-    by_name = dict((r["name"], r) for r in evaluation["conditions"])
-    conditions, parts = [], []
-    for condition in plan["conditions"]:
-        name = condition["name"]
-        judged = (measured["judged"][name], by_name[name])
-        overall = (samples[name], measured["overall"][name])
-        conditions.append(_condition_result(condition, judged, overall, provider, measured["round_start"]))
-        if by_name[name]["verdict"] == verdict or verdict == slo.PASS:
-            parts.append(_summary_part(condition, *judged))
-    comparison = None
-    if plan["compare"] is not None:
-        comparison = dict(by_name[slo_comparison_name()])
-        comparison["canary_notes"] = _distinct(totals["target"]["notes"])
-        comparison["stable_notes"] = _distinct(totals["compare_to"]["notes"])
-        comparison["intervals"] = {"canary": totals["target"]["intervals"], "stable": totals["compare_to"]["intervals"]}
-        if comparison["verdict"] == verdict or verdict == slo.PASS:
-            parts.append(_comparison_summary(comparison))
-    samples_note = " over %d samples" % timing["samples_taken"] if verdict == slo.PASS else ""
-    summary = "%s: %s%s; action %s" % (verdict.upper(), "; ".join(parts), samples_note, decision["action"])
-    if timing["stopped_early"]:
-        summary += " (stopped early after %d of %d samples)" % (
-            timing["samples_taken"], plan["samples"] * (1 + timing["waits"]))
-    elif timing["waits"]:
-        summary += " (window extended %d time(s), on_inconclusive=wait)" % timing["waits"]
-    result = {
-        "verdict": verdict,
-        "action": decision["action"],
-        "action_reason": decision["reason"],
-        "on_inconclusive": plan["on_inconclusive"],
-        "summary": summary,
-        "reason": evaluation["reason"],
-        # not "failed": Ansible would read a non-empty list as a failed task
-        "failed_conditions": evaluation["failed"],
-        "inconclusive_conditions": evaluation["inconclusive"],
-        "conditions": conditions,
-        "provider": plan["provider"],
-        "window": plan["window"],
-        "interval": plan["interval"],
-        "samples": timing["samples_taken"],
-        "waits": timing["waits"],
-        "stopped_early": timing["stopped_early"],
-        "started": _iso(timing["started"]),
-        "ended": _iso(timing["ended"]),
-        "duration": round(timing["ended"] - timing["started"], 3),
-    }
-    if comparison is not None:
-        result["comparison"] = comparison
-    return result

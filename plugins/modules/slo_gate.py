@@ -17,14 +17,30 @@ description:
   - Counters are cumulative, so each sample is the increase between the two scrapes that bound
     its interval, computed per series. A counter that went down (a process restarted, HAProxy
     reloaded) or a series that disappeared makes that interval inconclusive, never negative.
-  - A provider that cannot be reached, answers with an error or returns no series makes the
-    samples it should have measured inconclusive, with the reason in the result; such a gate never
-    passes.
-  - A condition fails when its threshold is breached for O(conditions[].sustained_for) CONSECUTIVE
-    samples (an ok sample ends a streak, an inconclusive one neither extends nor ends it). Samples
-    with fewer than O(conditions[].min_requests) requests are inconclusive. The gate fails when a
-    condition (or the canary-vs-stable comparison) fails, else is inconclusive when one is, else
-    passes. The rules are those of the collection's C(slo) module_utils.
+  - A provider that cannot be reached, answers with an error or returns no series leaves the
+    intervals it should have measured unmeasured, with the reason in the result; their requests
+    are counted in the next interval that is measured. A stage whose newest interval was not
+    measured never passes.
+  - B(How a verdict is reached.) C(error_ratio) and C(latency) are judged on counted evidence,
+    the new slot's bad requests (5xx answers; requests slower than the threshold) out of all its
+    requests. Over the stage, a sequential probability ratio test between half and twice the
+    threshold fails the stage once the counts show the ratio is too high and passes it once they
+    show it is low enough; O(false_rollback_rate) bounds how often a release at half the
+    threshold is rolled back, O(false_promotion_rate) how often one at twice the threshold is
+    promoted, whatever the traffic. Beside it, the runbooks' sustained rule fails a condition
+    breached for O(conditions[].sustained_for) consecutive samples, where a sample breaches only
+    when its own counts show the ratio above the threshold with 95% confidence (one error in a
+    light sample is no breach). At a 1% threshold 303 requests without an error pass, and each
+    error adds about 92; docs/runbooks/deploy.md has the tables.
+  - The stage samples at least O(window) seconds. While a condition cannot be decided it goes on,
+    up to O(max_window), and ends at once when a condition fails (O(stop_on_fail)). Still undecided
+    then, the verdict is C(inconclusive) and the summary says what was missing and how to get it.
+  - C(availability) is the share of the new slot's health probes that succeeded over the stage
+    (not derived from the request counts, so it never restates the error ratio with another
+    threshold), C(health) the failing probes of each sample.
+  - A condition a provider cannot measure as asked is refused before anything is sampled
+    (C(latency) with O(provider=haproxy)); O(probe=true) with O(validate_only=true) also asks the
+    provider once and fails with its own error when it cannot answer.
   - The module only reads; it never changes anything and reports C(changed=false). A C(fail)
     verdict does not fail the task unless O(fail_on_verdict=true); the play decides to roll back
     from RV(action).
@@ -39,7 +55,7 @@ options:
         restricted by the O(target) label selector.
       - C(haproxy) reads C(show stat) from the runtime API socket O(haproxy_socket) or the stats
         page O(haproxy_stats_url) and sums the counters of the backend's servers whose names match
-        the O(target) regex. No Prometheus needed.
+        the O(target) regex. No Prometheus needed, but no latency either (see the notes).
       - C(http) scrapes the C(/metrics) page (Prometheus text format) and asks C(/readyz) of every
         base URL in O(target).
     type: str
@@ -88,9 +104,9 @@ options:
   conditions:
     description:
       - What fails the gate. Each condition is judged on its own samples.
-      - The default follows the mission, an error ratio above 1% or an availability below 99.5%
-        sustained for 3 consecutive samples (or every sample when the window holds fewer), or any
-        failing health check, fails the stage.
+      - The default follows the mission, an error ratio above 1% (over the stage, or sustained for 3
+        consecutive samples, or every sample when the window holds fewer), an availability of the
+        new slot's health probes below 99.5%, or any failing health check, fails the stage.
     type: list
     elements: dict
     suboptions:
@@ -98,10 +114,13 @@ options:
         description:
           - C(error_ratio), the share of requests answered with a 5xx code (bad when above the
             threshold).
-          - C(availability), the share of requests not answered with a 5xx code (bad when below the
-            threshold).
-          - C(latency), the O(conditions[].percentile) of the request duration in seconds (bad when
-            above the threshold). With C(haproxy) it is approximate, see the notes.
+          - C(availability), the share of the new slot's health probes that succeeded over the stage
+            (bad when below the threshold). C(prometheus), C(up) series at 1. C(haproxy), matching
+            servers C(UP) among the health-checked ones. C(http), C(/readyz) answering 200.
+          - C(latency), the O(conditions[].percentile) of the request duration must stay below the
+            threshold in seconds, counted as "at most 1 - percentile of the requests slower than the
+            threshold" from the service's histogram, whose bucket bounds must include the threshold.
+            Refused with C(haproxy).
           - C(health), the number of failing health probes (bad when above the threshold).
             C(prometheus), C(up) series below 1. C(haproxy), matching servers that are C(DOWN) or
             C(NOLB) (servers in C(MAINT) or C(DRAIN) are not probed). C(http), URLs whose
@@ -116,45 +135,70 @@ options:
         type: str
       threshold:
         description:
-          - Ratios (C(error_ratio), C(availability)) in [0, 1]; defaults 0.01 and 0.995.
-          - C(latency) in seconds, above 0; required.
+          - C(error_ratio) in (0, 1), default 0.01; C(availability) in [0, 1], default 0.995.
+          - C(latency) in seconds, above 0, a bucket bound of the histogram; required.
           - C(health) a number of failing probes, 0 or more; default 0 (any failing probe breaches).
         type: float
       percentile:
         description:
-          - For C(latency), the quantile computed from the histogram bucket increases of each
-            interval, between 0 and 1 exclusive. Default 0.95. Refused on other types.
+          - For C(latency), the quantile that must stay below the threshold, between 0 and 1
+            exclusive. Default 0.95 (at most 5% of requests slower than the threshold). The
+            interpolated quantile over the stage is reported with the bucket it lies in. Refused on
+            other types.
         type: float
       sustained_for:
         description:
-          - Consecutive breaching samples that fail the condition.
+          - Consecutive breaching samples (not seconds; the summary prints both) that fail the
+            condition.
           - Defaults to 3 (1 for C(health)), or the number of samples of the window when it holds
             fewer. A value above that number is refused, the condition could never fail.
         type: int
       min_requests:
         description:
-          - Samples with fewer requests (for C(health), fewer probes) are inconclusive, never a
-            silent pass. Default 10 (1 probe for C(health)).
+          - Requests a sample needs to end a run of breaching samples (a lighter sample neither
+            ends nor extends it; for C(health), the probes a sample needs to be conclusive).
+            Default 10 (1 probe for C(health)).
         type: int
   on_inconclusive:
     description:
       - What an inconclusive verdict leads to.
       - C(fail), RV(action=rollback).
       - C(pass), RV(action=proceed).
-      - C(wait), sample another O(window) (the verdict is judged over every sample taken), up to
-        O(max_waits) times; still inconclusive after that, RV(action=rollback).
+      - C(wait), kept for compatibility, RV(action=rollback) like C(fail); every policy already
+        samples up to O(max_window) while the evidence cannot decide. Without O(max_window),
+        C(wait) sets it to O(window) times (1 + O(max_waits)).
     type: str
     choices: [wait, fail, pass]
     default: fail
   max_waits:
     description:
-      - How many extra windows O(on_inconclusive=wait) may sample.
+      - With O(on_inconclusive=wait) and no O(max_window), the stage may last O(window) times
+        (1 + O(max_waits)).
     type: int
     default: 1
+  max_window:
+    description:
+      - Seconds the stage may sample while a condition cannot be decided; at least O(window).
+      - Default O(window) times 5 (times 1 + O(max_waits) with O(on_inconclusive=wait)).
+    type: float
+  false_rollback_rate:
+    description:
+      - The sequential test's alpha, in (0, 0.5), the largest share of stages that roll back a
+        release whose bad ratio is half the threshold or better.
+    type: float
+    default: 0.01
+  false_promotion_rate:
+    description:
+      - The sequential test's beta, in (0, 0.5), the largest share of stages that pass a release
+        whose bad ratio is twice the threshold or worse.
+      - Larger rates decide on fewer requests (at a 1% threshold, 0.1 and 0.1 pass after 145 clean
+        requests instead of 303).
+    type: float
+    default: 0.01
   stop_on_fail:
     description:
-      - End the analysis as soon as a condition has failed; more samples cannot undo a sustained
-        breach, and the rollback starts sooner.
+      - End the analysis as soon as a condition has failed; more samples cannot undo a failure,
+        and the rollback starts sooner.
     type: bool
     default: true
   fail_on_verdict:
@@ -168,6 +212,15 @@ options:
       - Check every option and condition, return RV(plan) and measure nothing. A play
         runs this before any traffic moves, so that a typo in a condition stops the
         rollout at preflight instead of at the first stage.
+    type: bool
+    default: false
+  probe:
+    description:
+      - With O(validate_only=true), also scrape O(target) (and O(compare_to)) once and fail, with
+        the provider's own error, when it cannot give what the conditions need (Prometheus does
+        not answer or returns no series, the stats page does not parse, C(/metrics) lacks a named
+        metric) or when a latency threshold is not a bucket bound. Point O(target) at the slot
+        that serves now.
     type: bool
     default: false
   prometheus_url:
@@ -228,11 +281,6 @@ options:
         type: list
         elements: str
         default: [/metrics, /healthz, /readyz]
-      haproxy_latency:
-        description: HAProxy field used for latency, C(rtime) (response time) or C(ttime) (total session time).
-        type: str
-        choices: [rtime, ttime]
-        default: rtime
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -246,9 +294,9 @@ attributes:
     support: N/A
     platforms: posix
 notes:
-  - With O(provider=haproxy), latency is approximate, HAProxy's C(rtime)/C(ttime) is the average
-    over each server's last 1024 requests, not a percentile; the module weights the servers'
-    averages by their requests in the interval and ignores O(conditions[].percentile).
+  - With O(provider=haproxy), C(latency) conditions are refused, HAProxy's C(rtime)/C(ttime) is a
+    moving mean over each server's last 1024 requests, which carries the slot's previous release
+    into the verdict and is no percentile.
   - With O(provider=haproxy), requests are the sum of the C(hrsp_1xx) to C(hrsp_5xx) and
     C(hrsp_other) counters of the matching servers, errors are C(hrsp_5xx).
   - The C(http) provider parses C(/metrics) with C(prometheus_client) when the controller's Python
@@ -284,22 +332,18 @@ EXAMPLES = r"""
   ansible.builtin.include_tasks: rollback_stage.yml
   when: gate.action == 'rollback'
 
-- name: Gate on HAProxy counters only, with a latency condition, waiting once when traffic is low
+- name: Gate on HAProxy counters only, giving a quiet stage up to 5 minutes to decide
   fleetops.lifecycle.slo_gate:
     provider: haproxy
     haproxy_stats_url: http://10.89.77.10:8404/stats;csv
     target: {backend: demo, servers: '-green$'}
     compare_to: '-blue$'
-    window: 120
+    window: 60
+    max_window: 300
     interval: 10
-    on_inconclusive: wait
-    max_waits: 2
     conditions:
       - type: error_ratio
         threshold: 0.01
-      - type: latency
-        threshold: 0.5
-        sustained_for: 3
       - type: health
   delegate_to: localhost
   run_once: true
@@ -316,7 +360,7 @@ EXAMPLES = r"""
     fail_on_verdict: true
     conditions:
       - {type: error_ratio, threshold: 0.02, sustained_for: 2, min_requests: 20}
-      - {type: latency, name: latency_p99, percentile: 0.99, threshold: 1.0}
+      - {type: latency, name: latency_p99, percentile: 0.99, threshold: 1.0}  # 1.0 is a bucket bound
       - {type: health}
   delegate_to: localhost
   run_once: true
@@ -331,10 +375,14 @@ plan:
   sample:
     provider: haproxy
     window: 60.0
+    max_window: 300.0
     interval: 10.0
     samples: 6
     on_inconclusive: fail
-    conditions: [{name: error_ratio, type: error_ratio, threshold: 0.01, sustained_for: 3, min_requests: 100}]
+    false_rollback_rate: 0.01
+    false_promotion_rate: 0.01
+    conditions: [{name: error_ratio, type: error_ratio, threshold: 0.01, sustained_for: 3, min_requests: 10}]
+    probe: {target: [health, requests]}
 verdict:
   description: C(pass), C(fail) or C(inconclusive).
   returned: unless O(validate_only=true)
@@ -343,8 +391,7 @@ verdict:
 action:
   description:
     - What the rollout should do next, C(proceed) or C(rollback) (an inconclusive verdict per
-      O(on_inconclusive)). The C(slo) module_utils also knows C(wait), which this module resolves
-      itself by extending the window.
+      O(on_inconclusive)).
   returned: unless O(validate_only=true)
   type: str
   sample: rollback
@@ -355,13 +402,18 @@ action_reason:
   sample: gate failed
 summary:
   description:
-    - One line with the verdict, the conditions behind it with their measured values and thresholds,
-      and the action.
+    - One line with the verdict, each condition's measurement over the stage with the counts
+      behind it, the samples that breached, the action and how long the stage sampled; when
+      inconclusive, what was missing and how to get it.
   returned: unless O(validate_only=true)
   type: str
-  sample: "FAIL: error_ratio 0.052 > 0.01 for 3 consecutive samples (requests 412, 398, 405); action rollback"
+  sample: >-
+    PASS: error_ratio over the stage 0.25 % (4 of 1,600) <= 1 %: the sequential test accepts it (a
+    release at 2 % or worse passes at most 1 % of stages); breached in 1 of 6 samples (worst 90 % at
+    14:03:10), not sustained (3 samples = 30s needed); health: no failing probe in 6 sample(s);
+    action proceed (6 sample(s) in 60s)
 reason:
-  description: The reasons of every condition that decided the verdict, in full.
+  description: The reasons of every condition behind the verdict.
   returned: unless O(validate_only=true)
   type: str
 failed_conditions:
@@ -369,7 +421,7 @@ failed_conditions:
   returned: unless O(validate_only=true)
   type: list
   elements: str
-  sample: [error_ratio, availability]
+  sample: [error_ratio]
 inconclusive_conditions:
   description: Names of the inconclusive conditions (and C(canary_vs_stable)).
   returned: unless O(validate_only=true)
@@ -377,7 +429,7 @@ inconclusive_conditions:
   elements: str
   sample: []
 conditions:
-  description: Every condition with its thresholds, samples and verdict.
+  description: Every condition with its thresholds, samples, counts and verdict.
   returned: unless O(validate_only=true)
   type: list
   elements: dict
@@ -391,23 +443,31 @@ conditions:
       type: str
       sample: error_ratio
     threshold:
-      description: The threshold.
+      description: The threshold (seconds for latency).
       type: float
       sample: 0.01
     comparison:
-      description: When a sample breaches, C(value <comparison> threshold).
+      description: When a value is bad, C(value <comparison> threshold).
       type: str
       sample: ">"
     percentile:
       description: The quantile, for latency conditions.
       type: float
       sample: 0.95
+    stage_quantile:
+      description: For latency, the quantile interpolated from the stage's summed bucket increases.
+      type: float
+      sample: 0.297
+    bad_share_threshold:
+      description: For counted conditions, the share of bad requests allowed (1 - percentile for latency).
+      type: float
+      sample: 0.05
     sustained_for:
       description: Consecutive breaching samples that fail the condition.
       type: int
       sample: 3
     min_requests:
-      description: Requests (probes for health) a sample needs to be conclusive.
+      description: Requests a sample needs to end a run of breaches (probes for health).
       type: float
       sample: 10
     measure:
@@ -415,51 +475,61 @@ conditions:
       type: str
     samples:
       description:
-        - One C([timestamp, value, requests]) per interval, oldest first; C(value) is null when
-          the interval could not be measured. Timestamps are epoch seconds at the end of the interval.
+        - One entry per interval, oldest first, timestamps in epoch seconds at the end of the interval.
+        - Counted conditions C([timestamp, value, bad, total]) (value is the bad ratio, or the
+          interpolated quantile for latency), availability C([timestamp, share up, probes]), health
+          C([timestamp, failing probes, probes]). Values are null when the interval was not measured.
       type: list
       elements: list
-      sample: [[1767139215.01, 0.052, 412], [1767139230.0, 0.0503, 398], [1767139245.0, 0.0494, 405]]
+      sample: [[1767139215.01, 0.052, 21, 404], [1767139230.0, 0.0503, 20, 398]]
     states:
-      description: C(ok), C(breach) or C(inconclusive) for each sample.
+      description: For counted conditions, C(ok), C(breach), C(unclear) or C(unmeasured) for each sample.
       type: list
       elements: str
-      sample: [breach, breach, breach]
+      sample: [breach, breach]
+    bad:
+      description: For counted conditions, bad requests over the stage.
+      type: int
+      sample: 41
+    total:
+      description: For counted conditions, requests over the stage.
+      type: int
+      sample: 802
+    stage_ratio:
+      description: For counted conditions, C(bad / total).
+      type: float
+      sample: 0.0511
+    breaches:
+      description: For counted conditions, samples that breached with confidence.
+      type: int
+      sample: 2
+    test:
+      description:
+        - For counted conditions, the sequential test, C(acceptable) and C(unacceptable) ratios,
+          C(alpha), C(beta), its log-likelihood ratio C(llr) and bounds C(fail_at), C(pass_at),
+          C(decision), C(more_clean_requests) and C(clean_requests_to_pass).
+      type: dict
+    up:
+      description: For availability, probes that succeeded over the stage.
+      type: int
+    probes:
+      description: For availability, probes over the stage.
+      type: int
+    stage_availability:
+      description: For availability, C(up / probes).
+      type: float
     verdict:
       description: Verdict of the condition.
       type: str
       sample: fail
     reason:
-      description: The verdict explained with the measured values and the threshold.
+      description: The verdict explained with the counts, the threshold and when samples breached.
       type: str
-      sample: >-
-        error_ratio breached for 3 consecutive samples from t=1767139215 to t=1767139245:
-        5.2%, 5.03%, 4.94% (requests 412, 398, 405); fail when error ratio > 1% for
-        sustained_for=3 consecutive sample(s)
     problems:
-      description: Why samples were inconclusive (provider unreachable, no series, counter reset, ...).
+      description: Why intervals were not measured (provider unreachable, no series, counter reset, ...).
       type: list
       elements: str
       sample: ["query returned no series: demo_http_requests_total{job=\"demo\",slot=\"green\"} (this scrape)"]
-    details:
-      description: Failing probes seen by breaching health samples.
-      type: list
-      elements: str
-    breaches:
-      description: Breaching samples.
-      type: int
-    longest_streak:
-      description: Longest run of breaching samples not ended by an ok sample.
-      type: int
-    inconclusive_samples:
-      description: Inconclusive samples.
-      type: int
-    worst_value:
-      description: Worst conclusive value.
-      type: float
-    last_value:
-      description: Newest conclusive value.
-      type: float
 comparison:
   description:
     - The canary-vs-stable comparison of error ratios over the analysis (C(slo.compare_canary)
@@ -480,27 +550,27 @@ provider:
   type: str
   sample: prometheus
 window:
-  description: The analysis window in seconds.
+  description: The minimum analysis in seconds.
   returned: unless O(validate_only=true)
   type: float
   sample: 60
+max_window:
+  description: The longest the stage could sample while undecided.
+  returned: unless O(validate_only=true)
+  type: float
+  sample: 300
 interval:
   description: Seconds between samples.
   returned: unless O(validate_only=true)
   type: float
   sample: 15
 samples:
-  description: Samples taken (fewer than the window holds when the analysis stopped early on a failure).
+  description: Samples taken.
   returned: unless O(validate_only=true)
   type: int
   sample: 4
-waits:
-  description: Extra windows sampled because of O(on_inconclusive=wait).
-  returned: unless O(validate_only=true)
-  type: int
-  sample: 0
 stopped_early:
-  description: Whether the analysis ended as soon as a condition failed (O(stop_on_fail)).
+  description: Whether the analysis ended at a failure before O(max_window).
   returned: unless O(validate_only=true)
   type: bool
   sample: false
@@ -527,19 +597,19 @@ duration:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_judgment import DEFAULT_ALPHA, DEFAULT_BETA
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
     DEFAULT_COMPARE_MARGIN,
     DEFAULT_METRICS,
     DEFAULT_ON_INCONCLUSIVE,
     DEFAULT_PROMETHEUS_URL,
     DEFAULT_TIMEOUT,
-    HAPROXY_LATENCY_FIELDS,
     ON_INCONCLUSIVE,
     PROVIDERS,
     build_plan,
     make_providers,
-    run_gate,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_run import probe_providers, run_gate
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.slo import DEFAULT_MIN_REQUESTS, KINDS
 
 ARGUMENT_SPEC = dict(
@@ -564,6 +634,10 @@ ARGUMENT_SPEC = dict(
     ),
     on_inconclusive=dict(type="str", choices=list(ON_INCONCLUSIVE), default=DEFAULT_ON_INCONCLUSIVE),
     max_waits=dict(type="int", default=1),
+    max_window=dict(type="float"),
+    false_rollback_rate=dict(type="float", default=DEFAULT_ALPHA),
+    false_promotion_rate=dict(type="float", default=DEFAULT_BETA),
+    probe=dict(type="bool", default=False),
     stop_on_fail=dict(type="bool", default=True),
     fail_on_verdict=dict(type="bool", default=False),
     validate_only=dict(type="bool", default=False),
@@ -581,9 +655,6 @@ ARGUMENT_SPEC = dict(
             error_codes=dict(type="str", default=DEFAULT_METRICS["error_codes"]),
             path_label=dict(type="str", default=DEFAULT_METRICS["path_label"]),
             exclude_paths=dict(type="list", elements="str", default=list(DEFAULT_METRICS["exclude_paths"])),
-            haproxy_latency=dict(
-                type="str", choices=list(HAPROXY_LATENCY_FIELDS), default=DEFAULT_METRICS["haproxy_latency"]
-            ),
         ),
     ),
 )
@@ -596,17 +667,25 @@ def gate(params, clock=None):
 
 
 def checked_plan(params):
-    """The validated plan, for O(validate_only): conditions with names, thresholds, windows."""
+    """The validated plan, for O(validate_only): conditions with names, thresholds, windows;
+    with O(probe), one real scrape of O(target) (ValueError naming the provider when it
+    cannot measure a condition)."""
     plan = build_plan(params)
-    return dict(
+    checked = dict(
         provider=plan["provider"],
         window=plan["window"],
+        max_window=plan["max_window"],
         interval=plan["interval"],
         samples=plan["samples"],
         on_inconclusive=plan["on_inconclusive"],
+        false_rollback_rate=plan["alpha"],
+        false_promotion_rate=plan["beta"],
         conditions=[{key: condition.get(key) for key in ("name", "type", "threshold", "sustained_for", "min_requests")}
                     for condition in plan["conditions"]],
     )
+    if params.get("probe"):
+        checked["probe"] = probe_providers(plan, make_providers(plan))
+    return checked
 
 
 def main():

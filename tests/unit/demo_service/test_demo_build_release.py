@@ -121,17 +121,19 @@ def test_build_all_builds_the_lab_set(tmp_path):
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 5
+    assert len(result.stdout.splitlines()) == 7
     expected = {
         "1.0.0": {"error_ratio": 0.0, "latency_ms": 0, "fail_start": False},
         "2.0.0": {"error_ratio": 0.0, "latency_ms": 0, "fail_start": False},
         "3.0.0": {"error_ratio": 0.05, "latency_ms": 0, "fail_start": False},
         "3.0.1": {"error_ratio": 0.0, "latency_ms": 0, "fail_start": True},
         "4.0.0": {"error_ratio": 0.0, "latency_ms": 300, "fail_start": False},
+        "3.1.0": {"error_ratio": 0.003, "latency_ms": 0, "fail_start": False},
+        "4.1.0": {"error_ratio": 0.0, "latency_ms": 250, "fail_start": False},
     }
     built = {v: release_json(tmp_path / f"demo-service-{v}.tar.gz")["faults"] for v in expected}
     assert built == expected
-    assert len(list(tmp_path.glob("*.sha256"))) == 5
+    assert len(list(tmp_path.glob("*.sha256"))) == len(expected)
 
 
 def test_the_built_artifact_runs(tmp_path, launcher):

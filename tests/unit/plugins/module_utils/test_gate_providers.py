@@ -10,6 +10,7 @@ import math
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_providers as gp
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_run
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import (
     FakeClock,
     FakeHAProxy,
@@ -37,7 +38,7 @@ def prometheus_params(url, **overrides):
 def run(params, *slots):
     clock = FakeClock(on_sleep=advance_all(*slots))
     plan = gp.build_plan(params)
-    return gp.run_gate(plan, gp.make_providers(plan), clock=clock), clock
+    return gate_run.run_gate(plan, gp.make_providers(plan), clock=clock), clock
 
 
 def condition(result, name):
@@ -78,20 +79,53 @@ def test_request_counts_split_errors_by_code():
     assert gp.request_counts(before, after) == (12.0, 102.0, None)
 
 
-def test_interval_sample_from_a_reset_is_inconclusive_with_the_reason():
+def test_interval_sample_from_a_reset_is_unmeasured_with_the_reason():
     cond = {"type": "error_ratio"}
     before = {"timestamp": 1.0, "parts": {"requests": {("200",): (False, 500.0)}}, "notes": {}}
     after = {"timestamp": 2.0, "parts": {"requests": {("200",): (False, 20.0)}}, "notes": {}}
     sample = gp.interval_sample(cond, before, after)
-    assert sample["value"] is None and sample["request_count"] is None
+    assert sample["value"] is None and sample["total"] is None and sample["bad"] is None
     assert "counter reset" in sample["note"]
 
 
-def test_interval_sample_without_requests_has_no_value():
-    cond = {"type": "availability"}
+def test_interval_sample_without_requests_counts_zero():
+    cond = {"type": "error_ratio"}
     snap = {"timestamp": 2.0, "parts": {"requests": {("200",): (False, 5.0)}}, "notes": {}}
     sample = gp.interval_sample(cond, dict(snap, timestamp=1.0), snap)
-    assert (sample["value"], sample["request_count"], sample["note"]) == (None, 0.0, "no requests in the interval")
+    assert (sample["value"], sample["bad"], sample["total"], sample["note"]) == (
+        None, 0.0, 0.0, "no requests in the interval")
+
+
+def test_availability_counts_probes_not_requests():
+    cond = {"type": "availability"}
+    snap = {"timestamp": 2.0, "parts": {"health": {"failing": 1, "probes": 3, "failed": ["app2-green (DOWN)"]}},
+            "notes": {}}
+    sample = gp.interval_sample(cond, None, snap)
+    assert (sample["up"], sample["probes"], sample["note"]) == (2.0, 3.0, "failing: app2-green (DOWN)")
+    assert sample["value"] == pytest.approx(2 / 3)
+
+
+def test_latency_counts_requests_slower_than_a_bucket_bound():
+    cond = {"type": "latency", "threshold": 0.1, "threshold_seconds": 0.1, "percentile": 0.95}
+    before = {"timestamp": 1.0, "notes": {}, "parts": {"latency": {"kind": "histogram", "series": {
+        ("a", "0.1"): (0.1, 100.0), ("a", "0.5"): (0.5, 100.0), ("a", "+Inf"): (math.inf, 100.0)}}}}
+    after = {"timestamp": 2.0, "notes": {}, "parts": {"latency": {"kind": "histogram", "series": {
+        ("a", "0.1"): (0.1, 150.0), ("a", "0.5"): (0.5, 240.0), ("a", "+Inf"): (math.inf, 250.0)}}}}
+    sample = gp.interval_sample(cond, before, after)
+    # 150 new requests, 50 of them at most 0.1 s: 100 slower, counted from this interval only.
+    assert (sample["bad"], sample["total"], sample["note"]) == (100.0, 150.0, None)
+    assert sample["value"] == pytest.approx(0.5)  # p95 interpolated inside the (0.5, +Inf] rank: highest bound
+
+
+def test_latency_threshold_between_bucket_bounds_is_not_measured():
+    cond = {"type": "latency", "threshold": 0.2, "threshold_seconds": 0.2, "percentile": 0.95}
+    snap = {"timestamp": 1.0, "notes": {}, "parts": {"latency": {"kind": "histogram", "series": {
+        ("a", "0.1"): (0.1, 1.0), ("a", "+Inf"): (math.inf, 1.0)}}}}
+    sample = gp.interval_sample(cond, snap, dict(snap, timestamp=2.0))
+    assert sample["total"] is None
+    assert sample["note"] == (
+        "the latency threshold 0.2s is not a bucket bound of the histogram (bounds: 0.1): the share of requests "
+        "slower than it cannot be counted; use a bound as threshold or add one to the service's histogram")
 
 
 # ------------------------------------------------------------------- histogram
@@ -127,22 +161,6 @@ def test_histogram_quantile_is_monotonic_and_within_bounds(counts, q, dq):
     cumulative[math.inf] = total + 1
     low, high = gp.histogram_quantile(q, cumulative), gp.histogram_quantile(q + dq, cumulative)
     assert 0.0 <= low <= high <= 1.0
-
-
-def test_latency_from_bucket_deltas():
-    before = {("a", "0.1"): (0.1, 100.0), ("a", "0.5"): (0.5, 100.0), ("a", "+Inf"): (math.inf, 100.0)}
-    after = {("a", "0.1"): (0.1, 100.0), ("a", "0.5"): (0.5, 200.0), ("a", "+Inf"): (math.inf, 200.0)}
-    value, count, note = gp.latency_from_buckets(before, after, 0.95)
-    # Every new observation lies in (0.1, 0.5]: old fast requests do not dilute it.
-    assert (value, count, note) == (pytest.approx(0.1 + 0.4 * 0.95), 100.0, None)
-
-
-def test_latency_from_means_weights_servers_by_requests():
-    before = {("s1",): (0.1, 100.0), ("s2",): (0.9, 100.0)}
-    after = {("s1",): (0.1, 190.0), ("s2",): (0.9, 110.0)}
-    value, count, note = gp.latency_from_means(before, after)
-    assert value == pytest.approx((0.1 * 90 + 0.9 * 10) / 100)
-    assert (count, note) == (100.0, None)
 
 
 # ------------------------------------------------------------------ text format
@@ -197,6 +215,7 @@ def test_default_conditions_follow_the_mission():
         ("health", 0.0, ">", 1, 1),
     ]
     assert plan["samples"] == 4 and plan["on_inconclusive"] == "fail"
+    assert (plan["max_window"], plan["max_samples"], plan["alpha"], plan["beta"]) == (300.0, 20, 0.01, 0.01)
     assert plan["needs"] == {"target": {"requests", "health"}, "compare_to": set()}
 
 
@@ -214,6 +233,9 @@ def test_sample_count_is_exact():
     "conditions, message",
     [
         ([{"type": "error_ratio", "threshold": 1.5}], "conditions[0].threshold must be a number in [0, 1], got 1.5"),
+        ([{"type": "error_ratio", "threshold": 1}], "conditions[0].threshold must be a ratio in (0, 1) for a "
+                                                    "counted condition (a ratio of 0 could never be shown to hold), "
+                                                    "got 1.0"),
         (
             [{"type": "health"}, {"type": "availability", "threshold": -0.2}],
             "conditions[1].threshold must be a number in [0, 1], got -0.2",
@@ -285,6 +307,11 @@ def test_bad_conditions_are_refused_naming_the_option_and_value(conditions, mess
         ({"metrics": {"error_codes": "5.("}}, "metrics.error_codes must be a regular expression, got '5.('"),
         ({"metrics": {"requests": "demo requests"}}, "metrics.requests must be a metric name, got 'demo requests'"),
         ({"timeout": 0}, "timeout must be a number greater than 0, got 0"),
+        ({"max_window": 59}, "max_window (59) must not be shorter than window (60)"),
+        ({"false_rollback_rate": 0}, "false_rollback_rate must be a probability in (0, 0.5), got 0"),
+        ({"provider": "haproxy", "haproxy_socket": "/s", "target": {"backend": "demo", "servers": "-g$"},
+          "conditions": [{"type": "latency", "threshold": 0.25, "name": "p95"}]},
+         "conditions[0] (p95: p95 of request latency above 0.25s) cannot be measured by provider=haproxy"),
     ],
 )
 def test_bad_options_are_refused(overrides, message):
@@ -313,42 +340,56 @@ def test_healthy_canary_passes_on_a_fixed_schedule():
     assert clock.sleeps == [15.0, 15.0, 15.0, 15.0]
     errors = condition(result, "error_ratio")
     # Prometheus' own scrapes of /metrics (1000 per interval in the fake) are not traffic.
-    assert [s[1:] for s in errors["samples"]] == [[0.0025, 400]] * 4
+    assert [s[1:] for s in errors["samples"]] == [[0.0025, 1, 400]] * 4
     assert [s[0] - errors["samples"][0][0] for s in errors["samples"]] == [0, 15, 30, 45]
     assert errors["states"] == ["ok"] * 4
     assert condition(result, "health")["samples"][0][1:] == [0.0, 2]
+    assert condition(result, "availability")["samples"][0][1:] == [1.0, 2]
     assert result["summary"] == (
-        "PASS: error_ratio worst 0.0025 <= 0.01; availability worst 0.998 >= 0.995; health worst 0 <= 0 "
-        "over 4 samples; action proceed"
+        "PASS: error_ratio over the stage 0.25 % (4 of 1,600) <= 1 %: the sequential test accepts it (a release "
+        "at 2 % or worse passes at most 1 % of stages); no sample breached; availability of the new slot over the "
+        "stage 100 % (8 of 8 health probes up) >= 99.5 %; health: no failing probe in 4 sample(s); action proceed "
+        "(4 sample(s) in 60s)"
     )
     assert result["started"].endswith("Z") and result["duration"] == 60.0
 
 
-def test_sustained_errors_fail_with_values_in_the_reason_and_stop_early():
-    green = Slot([(400, 1), (420, 21), (400, 20), (380, 19), (400, 0)])
+def test_a_regression_that_starts_mid_stage_fails_by_the_sustained_rule():
+    # A clean start has already shown the stage's ratio low; then 3 % errors for three
+    # samples in a row, each a confident breach: the runbooks' sustained rule fails it.
+    green = Slot([(4000, 0)] * 2 + [(300, 9)] * 3)
     with FakePrometheus({GREEN: green}).run() as url:
-        result, clock = run(prometheus_params(url, window=75), green)
-    assert (result["verdict"], result["action"], result["stopped_early"]) == ("fail", "rollback", True)
-    assert result["samples"] == 4 and len(clock.sleeps) == 4
+        result, _ = run(prometheus_params(url, window=75, conditions=[{"type": "error_ratio"}]), green)
     errors = condition(result, "error_ratio")
-    assert errors["verdict"] == "fail"
-    assert "5%, 5%, 5% (requests 420, 400, 380)" in errors["reason"]
-    assert "fail when error ratio > 1% for sustained_for=3" in errors["reason"]
-    assert result["failed_conditions"] == ["error_ratio", "availability"]
+    assert (result["verdict"], result["samples"]) == ("fail", 5)
+    assert errors["states"] == ["ok", "ok", "breach", "breach", "breach"]
+    assert errors["test"]["decision"] == "pass"
     assert result["summary"] == (
-        "FAIL: error_ratio 0.05 > 0.01 for 3 consecutive samples (requests 420, 400, 380); "
-        "availability 0.95 < 0.995 for 3 consecutive samples (requests 420, 400, 380); action rollback "
-        "(stopped early after 4 of 5 samples)"
+        "FAIL: error_ratio above 1 % for 3 consecutive samples (3 samples = 45s) from 00:00:45 to 00:01:15: "
+        "3 % (9 of 300), 3 % (9 of 300), 3 % (9 of 300); error_ratio over the stage 0.303 % (27 of 8,900); "
+        "action rollback (5 sample(s) in 75s, stopped at the first failure)"
     )
 
 
-def test_a_spike_shorter_than_sustained_for_passes():
-    green = Slot([(400, 0), (400, 40), (400, 40), (400, 0), (400, 0)])
+def test_a_burst_is_caught_by_the_stage_count_not_waved_through():
+    # 9 s of 90 % errors inside a quiet minute (12 requests/s): one breaching sample,
+    # not sustained, but the stage's count shows far more than 1 % errors.
+    green = Slot([(120, 0), (120, 97), (120, 0), (120, 0), (120, 0), (120, 0)])
     with FakePrometheus({GREEN: green}).run() as url:
-        result, _ = run(prometheus_params(url, window=75), green)
-    assert result["verdict"] == "pass"
-    assert condition(result, "error_ratio")["longest_streak"] == 2
-    assert condition(result, "error_ratio")["worst_value"] == 0.1
+        result, _ = run(prometheus_params(url, window=60, interval=10, conditions=[{"type": "error_ratio"}]), green)
+    assert result["verdict"] == "fail"
+    assert result["summary"].startswith(
+        "FAIL: error_ratio over the stage 40.4 % (97 of 240) > 1 %: the sequential test rejects it (a release at "
+        "0.5 % or better fails at most 1 % of stages); breached in 1 of 2 samples (worst 80.8 % at 00:00:20)")
+
+
+def test_a_low_breach_in_the_last_sample_does_not_roll_back_a_good_release():
+    # One error in the last, light sample of a 0.3 % release: no confident breach.
+    green = Slot([(124, 0)] * 5 + [(124, 1)])
+    with FakePrometheus({GREEN: green}).run() as url:
+        result, _ = run(prometheus_params(url, window=90, interval=15, conditions=[{"type": "error_ratio"}]), green)
+    errors = condition(result, "error_ratio")
+    assert (result["verdict"], errors["states"][-1]) == ("pass", "ok")
 
 
 @pytest.mark.parametrize(
@@ -356,58 +397,24 @@ def test_a_spike_shorter_than_sustained_for_passes():
     [("fail", "inconclusive", "rollback"), ("pass", "inconclusive", "proceed"), ("wait", "inconclusive", "rollback")],
 )
 def test_too_few_requests_is_inconclusive_and_the_policy_decides(policy, verdict, action):
-    green = Slot([(4, 0)] * 8)
+    green = Slot([(4, 0)] * 20)
     with FakePrometheus({GREEN: green}).run() as url:
-        result, clock = run(prometheus_params(url, on_inconclusive=policy), green)
+        result, clock = run(prometheus_params(url, on_inconclusive=policy, max_window=120), green)
     assert (result["verdict"], result["action"]) == (verdict, action)
-    assert result["waits"] == (1 if policy == "wait" else 0)
-    assert len(clock.sleeps) == (8 if policy == "wait" else 4)
+    assert len(clock.sleeps) == 8 and result["samples"] == 8
     errors = condition(result, "error_ratio")
-    assert errors["states"] == ["inconclusive"] * len(clock.sleeps)
-    # an extra window is judged on its own samples
+    assert errors["states"] == ["unclear"] * 8
     assert result["summary"].startswith(
-        "INCONCLUSIVE: error_ratio 4 of 4 samples inconclusive (4 requests < min_requests 10); "
-        "availability 4 of 4 samples inconclusive (4 requests < min_requests 10); action "
+        "INCONCLUSIVE: error_ratio over the stage 0 % (0 of 32); not yet enough to show it is at most 1 %, about "
+        "271 more requests without a 5xx answer are needed (~1017s at the 0.27 requests/s the new slot "
+        "received); action " + action + " (8 sample(s) in 120s, stage extended past its 60s window while the "
+        "evidence could not decide); to decide: "
     )
-    assert errors["judged_samples"] == 4
-    assert result["summary"].endswith("action %s" % action + (
-        " (window extended 1 time(s), on_inconclusive=wait)" if policy == "wait" else ""))
-
-
-def test_wait_extends_the_window_until_traffic_arrives():
-    green = Slot([(4, 0)] * 4 + [(400, 0)] * 4)
-    with FakePrometheus({GREEN: green}).run() as url:
-        result, _ = run(prometheus_params(url, on_inconclusive="wait", max_waits=2), green)
-    assert (result["verdict"], result["action"], result["waits"], result["samples"]) == ("pass", "proceed", 1, 8)
-
-
-def test_a_streak_open_when_the_window_is_extended_still_counts():
-    # Window 1 ends on two breaches (inconclusive: the streak may grow); the extra
-    # window's first sample completes it.
-    green = Slot([(400, 0), (400, 0), (400, 40), (400, 40), (400, 40), (400, 0), (400, 0), (400, 0)])
-    with FakePrometheus({GREEN: green}).run() as url:
-        result, clock = run(prometheus_params(url, on_inconclusive="wait", conditions=[{"type": "error_ratio"}]), green)
-    errors = condition(result, "error_ratio")
-    assert (result["verdict"], result["waits"], result["samples"]) == ("fail", 1, 5)
-    assert errors["states"] == ["ok", "ok", "breach", "breach", "breach"]
-    assert errors["judged_samples"] == 3
-    assert errors["reason"].startswith(
-        "judged on the last window's 1 sample(s) and 2 breach(es) of a streak open before it: "
-        "error_ratio breached for 3 consecutive samples"
-    )
-
-
-def test_carried_breaches_skip_inconclusive_samples_and_stop_at_ok():
-    samples = [{"timestamp": t, "value": v, "request_count": n} for t, v, n in [
-        (1, 0.0, 100), (2, 0.5, 100), (3, 0.0, 100), (4, 0.5, 100), (5, 0.5, 2), (6, None, None), (7, 0.5, 100),
-    ]]
-    evaluated = gp.slo.evaluate_condition(samples, "error_ratio", sustained_for=3)
-    assert [s["timestamp"] for s in gp.carried_breaches(samples, evaluated)] == [4, 7]
 
 
 def test_unreachable_prometheus_is_inconclusive_with_the_reason():
     port = free_port()
-    result, _ = run(prometheus_params("http://127.0.0.1:%d" % port, on_inconclusive="fail"))
+    result, _ = run(prometheus_params("http://127.0.0.1:%d" % port, on_inconclusive="fail", max_window=60))
     assert (result["verdict"], result["action"]) == ("inconclusive", "rollback")
     for item in result["conditions"]:
         assert item["verdict"] == "inconclusive"
@@ -417,14 +424,38 @@ def test_unreachable_prometheus_is_inconclusive_with_the_reason():
     assert "Connection refused" in result["summary"]
 
 
+def test_prometheus_stopped_mid_stage_never_passes():
+    # Enough clean requests to pass after two samples, then every scrape fails.
+    green = Slot([(400, 0)] * 20)
+    fake = FakePrometheus({GREEN: green})
+    with fake.run() as url:
+        clock = FakeClock(on_sleep=advance_all(green))
+        plan = gp.build_plan(prometheus_params(url, max_window=120))
+        providers = gp.make_providers(plan)
+        original = clock.on_sleep
+
+        def stop_after_two():
+            original()
+            if len(clock.sleeps) > 2:
+                fake.errors.update({q: (503, b"Service Unavailable") for q in providers["target"].queries().values()})
+
+        clock.on_sleep = stop_after_two
+        result = gate_run.run_gate(plan, providers, clock=clock)
+    assert (result["verdict"], result["action"], result["samples"]) == ("inconclusive", "rollback", 8)
+    errors = condition(result, "error_ratio")
+    assert errors["states"] == ["ok", "ok"] + ["unmeasured"] * 6
+    assert "the newest interval was not measured; 6 of 8 interval(s) not measured: Prometheus at %s" % url in (
+        errors["reason"])
+
+
 def test_an_error_reply_is_inconclusive_with_prometheus_message():
-    green = Slot([(400, 0)] * 4)
+    green = Slot([(400, 0)] * 20)
     fake = FakePrometheus({GREEN: green})
     fake.errors[REQUESTS_QUERY] = (
         400, b'{"status":"error","errorType":"bad_data","error":"invalid parameter \\"query\\": parse error"}'
     )
     with fake.run() as url:
-        result, _ = run(prometheus_params(url), green)
+        result, _ = run(prometheus_params(url, max_window=60), green)
     assert result["verdict"] == "inconclusive"
     assert condition(result, "health")["verdict"] == "pass"
     problems = condition(result, "error_ratio")["problems"]
@@ -435,42 +466,56 @@ def test_an_error_reply_is_inconclusive_with_prometheus_message():
 
 
 def test_an_empty_result_is_inconclusive_naming_the_query():
-    green = Slot([(400, 0)] * 4)
+    green = Slot([(400, 0)] * 20)
     fake = FakePrometheus({GREEN: green})
     fake.empty.add(REQUESTS_QUERY)
     with fake.run() as url:
-        result, _ = run(prometheus_params(url), green)
+        result, _ = run(prometheus_params(url, max_window=60), green)
     assert result["verdict"] == "inconclusive"
     problems = condition(result, "error_ratio")["problems"]
     assert problems == ["query returned no series: %s (this scrape)" % REQUESTS_QUERY]
     assert "query returned no series: demo_http_requests_total{job=\"demo\",slot=\"green\"}" in result["summary"]
 
 
-def test_a_counter_reset_makes_its_interval_inconclusive():
+def test_a_counter_reset_makes_its_interval_unmeasured():
     green = Slot([(400, 0), (400, 0), "reset", (400, 0), (400, 0)])
     with FakePrometheus({GREEN: green}).run() as url:
         result, _ = run(prometheus_params(url, window=75), green)
     errors = condition(result, "error_ratio")
     assert [s[1] for s in errors["samples"]] == [0.0, 0.0, None, 0.0, 0.0]
-    assert errors["states"][2] == "inconclusive"
+    assert errors["states"][2] == "unmeasured"
     assert errors["problems"][0].startswith("counter reset (value decreased) in ")
-    # bracketed by conclusive ok samples, so the gate still passes
+    # the newest intervals were measured and the stage's counts decide
     assert result["verdict"] == "pass"
 
 
-def test_latency_percentile_from_bucket_deltas():
+def test_a_slow_release_fails_its_latency_condition_naming_the_percentile():
     green = Slot([(400, 0, 0.02), (400, 0, 0.3), (400, 0, 0.3), (400, 0, 0.3)])
     conditions = [{"type": "latency", "threshold": 0.25, "percentile": 0.95}]
     with FakePrometheus({GREEN: green}).run() as url:
         result, _ = run(prometheus_params(url, conditions=conditions), green)
     latency = condition(result, "latency")
-    assert [s[1] for s in latency["samples"]] == [0.02425, 0.4875, 0.4875, 0.4875]
-    assert result["verdict"] == "fail"
+    assert [s[2:] for s in latency["samples"]] == [[0, 400], [400, 400]]
+    assert (result["verdict"], latency["stage_quantile"], latency["bad_share_threshold"]) == ("fail", 0.475, 0.05)
+    assert result["summary"].startswith(
+        "FAIL: latency: p95 of the new slot over the stage between 0.25s and 0.5s (bucket bounds; 0.475s "
+        "interpolated); share of requests slower than 0.25s over the stage 50 % (400 of 800) > 5 %")
     assert latency["measure"] == (
-        'p95 from the increases of demo_http_request_duration_seconds_bucket{job="demo",slot="green"} per '
-        "interval (path /metrics, /healthz, /readyz excluded)"
+        'requests slower than the threshold (a bucket bound) from the increases of '
+        'demo_http_request_duration_seconds_bucket{job="demo",slot="green"} per interval, p95 reported '
+        "(path /metrics, /healthz, /readyz excluded)"
     )
-    assert latency["percentile"] == 0.95
+
+
+def test_a_fast_release_in_a_slot_that_ran_a_slow_one_passes():
+    # The slot's counters carry a slow past; only this stage's increases count.
+    green = Slot([(400, 0, 0.02)] * 4)
+    green.serve(5000, 0, 0.3)
+    conditions = [{"type": "latency", "threshold": 0.25}]
+    with FakePrometheus({GREEN: green}).run() as url:
+        result, _ = run(prometheus_params(url, conditions=conditions), green)
+    assert result["verdict"] == "pass", result["summary"]
+    assert condition(result, "latency")["stage_quantile"] == 0.02425
 
 
 def test_a_down_target_fails_the_health_condition():
@@ -479,8 +524,17 @@ def test_a_down_target_fails_the_health_condition():
         result, _ = run(prometheus_params(url, conditions=[{"type": "health"}]), green)
     health = condition(result, "health")
     assert result["verdict"] == "fail" and health["samples"][1][1:] == [1.0, 2]
-    assert "failing: {__name__=up,host=app2," in health["details"][0]
-    assert result["summary"].startswith("FAIL: health 1 > 0 for 1 consecutive samples (requests 2); ")
+    assert result["summary"].startswith("FAIL: health: failing: {__name__=up,host=app2,")
+
+
+def test_a_down_target_fails_availability_over_the_stage():
+    green = Slot([(400, 0), lambda slot: slot.up.update(app2=0), (400, 0), (400, 0)])
+    with FakePrometheus({GREEN: green}).run() as url:
+        result, _ = run(prometheus_params(url, conditions=[{"type": "availability"}]), green)
+    assert result["verdict"] == "fail"
+    assert result["summary"] == (
+        "FAIL: availability of the new slot over the stage 75 % (3 of 4 health probes up) < 99.5 %, probes failed "
+        "at 00:00:30; action rollback (2 sample(s) in 30s, stopped at the first failure)")
 
 
 def test_canary_worse_than_stable_fails_the_comparison():
@@ -492,18 +546,19 @@ def test_canary_worse_than_stable_fails_the_comparison():
     assert condition(result, "error_ratio")["verdict"] == "pass"
     comparison = result["comparison"]
     assert (result["verdict"], comparison["verdict"]) == ("fail", "fail")
-    assert (comparison["canary_requests"], comparison["stable_requests"]) == (1600.0, 16000.0)
+    assert (comparison["canary_requests"], comparison["stable_requests"]) == (400.0, 4000.0)
     assert result["failed_conditions"] == ["canary_vs_stable"]
     assert result["summary"] == (
-        "FAIL: canary error_ratio 0.03 vs stable 0 (difference 0.03 > margin 0.01); action rollback"
+        "FAIL: canary error ratio 3 % vs stable 0 % (difference 3 % > margin 1 %); action rollback "
+        "(1 sample(s) in 15s, stopped at the first failure)"
     )
 
 
 def test_comparison_is_inconclusive_when_the_stable_side_is_not_measured():
-    green = Slot([(400, 0)] * 4)
+    green = Slot([(400, 0)] * 20)
     fake = FakePrometheus({GREEN: green})
     with fake.run() as url:
-        result, _ = run(prometheus_params(url, compare_to='{job="demo",slot="blue"}'), green)
+        result, _ = run(prometheus_params(url, compare_to='{job="demo",slot="blue"}', max_window=60), green)
     assert result["verdict"] == "inconclusive"
     assert result["inconclusive_conditions"] == ["canary_vs_stable"]
     assert result["comparison"]["stable_notes"][0].startswith("query returned no series: demo_http_requests_total")
@@ -527,23 +582,19 @@ def test_haproxy_stats_page_healthy_and_failing():
     green = Slot([(400, 0)] * 4, latency=0.05)
     blue = Slot([(400, 0)] * 4)
     fake = FakeHAProxy({"green": green, "blue": blue})
-    conditions = [{"type": "error_ratio"}, {"type": "latency", "threshold": 0.1}, {"type": "health"}]
     with fake.run_http() as url:
-        result, _ = run(haproxy_params(haproxy_stats_url=url, conditions=conditions), green, blue)
+        result, _ = run(haproxy_params(haproxy_stats_url=url), green, blue)
     assert result["verdict"] == "pass", result["summary"]
-    assert condition(result, "error_ratio")["samples"][0][1:] == [0.0, 400]
-    assert condition(result, "latency")["samples"][0][1:] == [0.05, 400]
-    assert condition(result, "latency")["measure"].startswith("approximate: HAProxy's rtime (average over each")
+    assert condition(result, "error_ratio")["samples"][0][1:] == [0.0, 0, 400]
     assert condition(result, "health")["samples"][0][1:] == [0.0, 2]
+    assert condition(result, "availability")["measure"].startswith("share of UP servers among the health-checked")
 
     green = Slot([(400, 20)] * 4)
     fake = FakeHAProxy({"green": green, "blue": blue})
     with fake.run_http() as url:
         result, _ = run(haproxy_params(haproxy_stats_url=url, window=45), green, blue)
     assert result["verdict"] == "fail"
-    assert result["summary"].startswith(
-        "FAIL: error_ratio 0.05 > 0.01 for 3 consecutive samples (requests 400, 400, 400)"
-    )
+    assert result["summary"].startswith("FAIL: error_ratio over the stage 5 % (20 of 400) > 1 %")
 
 
 def test_haproxy_down_server_fails_health_and_maint_is_not_probed():
@@ -555,7 +606,7 @@ def test_haproxy_down_server_fails_health_and_maint_is_not_probed():
         result, _ = run(haproxy_params(haproxy_stats_url=url, conditions=[{"type": "health"}]), green)
     health = condition(result, "health")
     assert health["samples"][0][1:] == [1.0, 1]
-    assert health["details"] == ["failing: app1-green (DOWN 1/2)"]
+    assert health["reason"] == "health: failing: app1-green (DOWN 1/2)"
 
 
 def test_haproxy_runtime_socket_and_a_reload_reset():
@@ -570,19 +621,19 @@ def test_haproxy_runtime_socket_and_a_reload_reset():
 
 
 def test_haproxy_unreachable_socket_and_unmatched_servers_are_inconclusive(tmp_path):
-    result, _ = run(haproxy_params(haproxy_socket=str(tmp_path / "missing.sock")))
+    result, _ = run(haproxy_params(haproxy_socket=str(tmp_path / "missing.sock"), max_window=60))
     assert result["verdict"] == "inconclusive"
     assert "HAProxy runtime API socket %s does not exist" % (tmp_path / "missing.sock") in result["summary"]
 
     fake = FakeHAProxy({"blue": Slot()})
     with fake.run_http() as url:
-        result, _ = run(haproxy_params(haproxy_stats_url=url))
+        result, _ = run(haproxy_params(haproxy_stats_url=url, max_window=60))
     assert result["verdict"] == "inconclusive"
     assert condition(result, "health")["problems"] == [
         "no server of backend demo matches '-green$' (servers: app1-blue, app2-blue)"
     ]
     with fake.run_http() as url:
-        result, _ = run(haproxy_params(haproxy_stats_url=url.replace("stats;csv", "nope")))
+        result, _ = run(haproxy_params(haproxy_stats_url=url.replace("stats;csv", "nope"), max_window=60))
     assert "HAProxy stats page" in condition(result, "health")["problems"][0]
     assert "answered HTTP 503" in condition(result, "health")["problems"][0]
 
@@ -612,13 +663,13 @@ def test_http_scrapes_real_metrics_pages(monkeypatch, parser):
     if parser == "built-in":
         monkeypatch.setattr(gp, "text_string_to_metric_families", None)
     green = Slot([(400, 0, 0.02)] * 2 + [(400, 20, 0.3)] * 3)
-    conditions = [{"type": "error_ratio"}, {"type": "latency", "threshold": 0.2}, {"type": "health"}]
+    conditions = [{"type": "error_ratio"}, {"type": "latency", "threshold": 0.25}, {"type": "health"}]
     with metrics_servers(green) as urls:
-        result, _ = run(http_params(urls, conditions=conditions, window=75), green)
+        result, _ = run(http_params(urls, conditions=conditions, window=75, stop_on_fail=False), green)
     errors = condition(result, "error_ratio")
     # the gate's own /metrics and /readyz requests are left out: exactly the scripted traffic
-    assert [s[1:] for s in errors["samples"]] == [[0.0, 400]] * 2 + [[0.05, 400]] * 3
-    assert [s[1] for s in condition(result, "latency")["samples"]] == [0.02425, 0.02425, 0.4875, 0.4875, 0.4875]
+    assert [s[2:] for s in errors["samples"]] == [[0, 400]] * 2 + [[20, 400]] * 3
+    assert [s[2:] for s in condition(result, "latency")["samples"]] == [[0, 400]] * 2 + [[400, 400]] * 3
     assert result["verdict"] == "fail" and result["failed_conditions"] == ["error_ratio", "latency"]
 
 
@@ -630,9 +681,9 @@ def test_http_not_ready_and_unreachable_urls():
     assert result["verdict"] == "fail"
     health = condition(result, "health")
     assert health["samples"][0][1:] == [2.0, 3]
-    assert health["details"][0].startswith("failing: %s/readyz (HTTP 503), http://127.0.0.1:" % urls[1])
+    assert health["reason"].startswith("health: failing: %s/readyz (HTTP 503), http://127.0.0.1:" % urls[1])
     # one unreachable /metrics page makes the request samples unknown, not partial
-    assert condition(result, "error_ratio")["states"] == ["inconclusive"] * 1
+    assert condition(result, "error_ratio")["states"] == ["unmeasured"]
     assert "Connection refused" in condition(result, "error_ratio")["problems"][0]
 
 

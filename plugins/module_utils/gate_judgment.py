@@ -21,7 +21,7 @@ slot's ``bad``/``total`` counts, per sample and summed over the stage.
    threshold or better, ``beta`` (default 1 %) the chance of promoting one at twice
    the threshold or worse, whatever the traffic: low traffic makes a decision slower,
    never a coin toss. At a 1 % threshold, 303 requests without an error pass; each
-   error adds 91 more; a release with 5 % errors fails after ~80 requests.
+   error adds about 92 requests; a release with 5 % errors fails after ~100.
 2. **Sustained breaches** (the runbooks' rule): a sample *breaches* when its own
    counts show the ratio above the threshold with ``SAMPLE_CONFIDENCE`` (exact
    one-sided binomial test), so one error in a light sample is no breach. A run of
@@ -202,17 +202,19 @@ def _open_streak(states):
     return len(tail)
 
 
-def decide(states, test, sustained_for, within=True):
+def decide(states, test, sustained_for, above=None):
     """``(verdict, failing_run)`` from the samples' states and the stage's sequential
-    test; ``inconclusive`` means undecided (more samples may decide). ``within``: the
-    stage's ratio is at or below the threshold (the test alone may accept up to ~1.08x
-    the threshold, and a pass must never print a ratio that breaks it)."""
+    test; ``inconclusive`` means undecided (more samples may decide). ``above``: whether
+    the stage's ratio is above the threshold (None: not known). The test alone may
+    accept a ratio up to ~1.08x the threshold (or, above a 0.5 threshold, reject one
+    below it); a verdict never prints a ratio on the wrong side of its threshold."""
     failing = next((run[:sustained_for] for run in _streaks(states) if len(run) >= sustained_for), None)
     if failing is not None:
         return FAIL, failing
-    if test["decision"] == FAIL:
+    if test["decision"] == FAIL and above is not False:
         return FAIL, None
-    if test["decision"] == PASS and within and not _open_streak(states) and states and states[-1] != UNMEASURED:
+    if test["decision"] == PASS and above is not True and not _open_streak(states) and states \
+            and states[-1] != UNMEASURED:
         return PASS, None
     return INCONCLUSIVE, None
 
@@ -243,7 +245,7 @@ def judge_counted(samples, *, name, label, threshold, sustained_for, min_request
     test = sequential_test(bad, total, plan)
     ratio = bad / total if total else None
     breaching = [index for index, state in enumerate(states) if state == BREACH]
-    verdict, failing = decide(states, test, sustained_for, within=bad <= threshold * total)
+    verdict, failing = decide(states, test, sustained_for, above=bad > threshold * total)
     stage = "%s over the stage %s (%s of %s)" % (label, percent(ratio), count(bad), count(total)) if total else (
         "%s: no requests measured yet" % label)
     sustained = "%d samples = %gs" % (sustained_for, sustained_for * interval)
@@ -311,7 +313,8 @@ def _missing(samples, states, test, *, stage, threshold, sustained, breaches, de
         rate = rate_hint
         if rate is None and measured and interval:
             rate = total / (len(measured) * interval)
-        more = test["more_clean"] or max(1, int(math.ceil(bad / threshold - total)))
+        # Enough clean requests for the test to accept and the ratio to be within the threshold.
+        more = max(test["more_clean"] or 0, int(math.ceil(bad / threshold - total - 1e-9)), 1)
         missing.append(
             "%s; not yet enough to show it is at most %s, about %s more requests without a %s are needed%s" % (
                 stage, percent(threshold), count(more), describe_bad,
@@ -364,7 +367,7 @@ def judge_availability(samples, *, name, threshold, min_probes=1):
     if probes >= max(1, min_probes) and share < threshold:
         return {"name": name, "verdict": FAIL, "decided": True, "share": share, "up": up, "probes": probes,
                 "reason": "%s < %s%s" % (stage, percent(threshold), when)}
-    if probes and samples and samples[-1].get("probes") is not None:
+    if probes >= max(1, min_probes) and samples and samples[-1].get("probes") is not None:
         return {"name": name, "verdict": PASS, "decided": True, "share": share, "up": up, "probes": probes,
                 "reason": "%s >= %s%s" % (stage, percent(threshold), when)}
     notes = [s.get("note") for s in samples if s.get("probes") is None and s.get("note")]

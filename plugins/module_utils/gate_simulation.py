@@ -59,7 +59,8 @@ def simulate_stage(rng, *, rate, ratio, threshold=0.01, window=60, interval=10, 
         sample_total = sample_bad + poisson(mean * (1 - ratio), rng)
         states.append(judgment.sample_state(sample_bad, sample_total, threshold, min_requests))
         bad, total = bad + sample_bad, total + sample_total
-        verdict, _ = judgment.decide(states, judgment.sequential_test(bad, total, plan), sustained_for)
+        test = judgment.sequential_test(bad, total, plan)
+        verdict, _ = judgment.decide(states, test, sustained_for, above=bad > threshold * total)
         if verdict == judgment.FAIL or (verdict == judgment.PASS and elapsed >= window - 1e-9):
             return verdict, total, elapsed
     return judgment.INCONCLUSIVE, total, elapsed

@@ -45,3 +45,21 @@ def ansible_module_exits(monkeypatch):
     """Make AnsibleModule.exit_json/fail_json raise AnsibleExitJson/AnsibleFailJson."""
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", utils.exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", utils.fail_json)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="run the seeded simulations with 10x more runs (tighter outcome rates, ~10x slower)",
+    )
+
+
+SLOW_FACTOR = 10
+
+
+@pytest.fixture
+def slow_factor(request):
+    """How many times more runs a seeded simulation takes: 1, or SLOW_FACTOR under ``--slow``."""
+    return SLOW_FACTOR if request.config.getoption("--slow") else 1

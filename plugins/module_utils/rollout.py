@@ -383,7 +383,10 @@ def live_slots(servers, hosts, releases=None):
     :param releases: optional ``{host: {"blue": id, "green": id, "last_good": id}}``: what
         each slot's ``current`` link points to and the ledger's last good release.
     :returns: ``{"old": slot, "new": other slot, "serving": {host: [slots]},
-        "interrupted": bool, "decided_by": "ledger"|"weights"}``.
+        "interrupted": bool, "decided_by": "ledger"|"weights", "new_serving": {host:
+        release}}``; ``new_serving`` names the hosts whose new slot carries traffic, with
+        what that slot runs (None without ``releases``): a deploy must not restart it with
+        another release.
 
     *old* is the slot that runs the ledger's last good release on every host when
     ``releases`` says so unambiguously: after an interrupted rollout the new slot may
@@ -418,4 +421,9 @@ def live_slots(servers, hosts, releases=None):
         interrupted = any(new in slots for slots in serving.values())
     else:
         interrupted = any(len(slots) > 1 for slots in serving.values())
-    return {"old": old, "new": new, "serving": serving, "interrupted": interrupted, "decided_by": decided_by}
+    new_serving = dict(
+        (host, (releases or {}).get(host, {}).get(new) if releases else None)
+        for host in hosts if new in serving[host]
+    )
+    return {"old": old, "new": new, "serving": serving, "interrupted": interrupted, "decided_by": decided_by,
+            "new_serving": new_serving}

@@ -99,10 +99,14 @@ def http_get(url, timeout=5):
 
 
 class Traffic:
-    """Steady background requests through HAProxy, counting every failed one."""
+    """Steady background requests through HAProxy, counting every failed one.
 
-    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.005, threads=1):
-        self.url, self.interval = url, interval
+    By default each thread sends as fast as it can with ``interval`` seconds between
+    requests; with ``rate`` the threads together send that many requests per second on
+    a fixed schedule (a bounded client, like real users)."""
+
+    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.005, threads=1, rate=None):
+        self.url, self.interval, self.rate = url, interval, rate
         self.ok = 0
         self.failed = []
         self.versions = {}
@@ -112,7 +116,13 @@ class Traffic:
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self):
+        start, sent = time.monotonic(), 0
         while not self._stop.is_set():
+            if self.rate:
+                sent += 1
+                delay = start + sent * len(self._threads) / self.rate - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    break
             try:
                 status, body = http_get(self.url, timeout=5)
             except OSError as exc:
@@ -125,7 +135,8 @@ class Traffic:
                     self.log.append((time.time(), version))
                 else:
                     self.failed.append((time.time(), status, body[:200]))
-            time.sleep(self.interval)
+            if not self.rate:
+                time.sleep(self.interval)
 
     def mark(self):
         """A point in time; versions_since() tells what answered after it."""
@@ -170,6 +181,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_site.py",
     "test_bad_input.py",
     "test_deploy.py",
+    "test_gate.py",
     "test_operations.py",
     "test_backup.py",
 ]

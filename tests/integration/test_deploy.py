@@ -18,10 +18,13 @@ from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, r
 
 SLOTS = ("blue", "green")
 
-# Short analysis for tests: 3 samples of 3 s at each stage; a breach must last 2 samples.
+# Short analysis for tests: at least 3 samples of 3 s at each stage, at most 90 s while
+# the evidence cannot decide (the default sequential test: ~303 clean requests pass a
+# stage, so the 10 % stage lasts ~25 s under one client); a breach must last 2 samples.
 FAST_GATE = {
     "deploy_analysis_window": 9,
     "deploy_analysis_interval": 3,
+    "deploy_analysis_max_window": 90,
     "deploy_gate_conditions": [
         {"type": "error_ratio", "threshold": 0.01, "sustained_for": 2, "min_requests": 20},
         {"type": "health"},
@@ -210,10 +213,14 @@ def slot_links():
 def test_controller_killed_mid_rollout_is_recovered_by_a_rerun(tmp_path):
     # Before: 4.0.0 serves everything (named rollback above). Deploy 2.0.0 with a long
     # analysis at each stage and SIGKILL ansible-playbook once the 50% stage started.
-    # 4.0.0 answers 300 ms slower, so few requests reach a 10% canary: small min_requests.
+    # 4.0.0 answers 300 ms slower, so few requests reach a 10% canary (~1.5/s): small
+    # min_requests, and a looser sequential test (20 % error rates: 92 clean requests pass
+    # a stage) so that the 50 % stage starts within a minute or so.
     slow_gate = {
         "deploy_analysis_window": 40,
         "deploy_analysis_interval": 10,
+        "deploy_gate_false_rollback_rate": 0.2,
+        "deploy_gate_false_promotion_rate": 0.2,
         "deploy_gate_conditions": [
             {"type": "error_ratio", "threshold": 0.01, "sustained_for": 2, "min_requests": 3},
             {"type": "health"},

@@ -416,6 +416,7 @@ def test_live_slots_picks_the_serving_slot():
         "serving": {"a1": ["green"], "a2": ["green"]},
         "interrupted": False,
         "decided_by": "weights",
+        "new_serving": {},
     }
 
 
@@ -440,6 +441,18 @@ def test_live_slots_after_an_interrupted_rollout_follows_the_ledger():
     result = rollout.live_slots(servers, ["a1", "a2"], releases)
     assert (result["old"], result["new"], result["decided_by"]) == ("blue", "green", "ledger")
     assert result["interrupted"] is True
+    # The new slot serves with 2.0.0: only a re-run of 2.0.0 may install there.
+    assert result["new_serving"] == {"a1": "2.0.0", "a2": "2.0.0"}
+
+
+def test_live_slots_names_a_new_slot_that_serves_another_release():
+    # site.yml put 1.0.0 (now the last good release) into blue while green serves 2.0.0:
+    # a deploy into green would restart the serving slot.
+    servers = {"a1-blue": _server(0, "maint"), "a1-green": _server(256), "a2-blue": _server(0, "maint"),
+               "a2-green": _server(256)}
+    releases = {host: {"blue": "1.0.0", "green": "2.0.0", "last_good": "1.0.0"} for host in ("a1", "a2")}
+    result = rollout.live_slots(servers, ["a1", "a2"], releases)
+    assert (result["new"], result["new_serving"]) == ("green", {"a1": "2.0.0", "a2": "2.0.0"})
 
 
 @pytest.mark.parametrize(

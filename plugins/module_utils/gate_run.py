@@ -11,14 +11,17 @@ compatible, no AnsibleModule inside.
 
 from __future__ import annotations
 
-import datetime
 import math
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_judgment as judgment
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan import _slo_options
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
-    _slo_options,
+    _count_out,
+    _g,
+    _iso,
+    _round,
     histogram_quantile,
     interval_sample,
     request_counts,
@@ -43,25 +46,6 @@ class SystemClock(object):
     @staticmethod
     def sleep(seconds):
         time.sleep(seconds)
-
-
-def _iso(timestamp):
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _g(value):
-    return "%.6g" % value
-
-
-def _round(value):
-    return None if value is None else float("%.6g" % value)
-
-
-def _count_out(value):
-    if value is None:
-        return None
-    return int(value) if float(value).is_integer() else _round(value)
 
 
 def part_of(condition):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_plan, gate_run
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_providers as gp
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_run
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import (
     FakeClock,
     FakeHAProxy,
@@ -37,8 +37,8 @@ def prometheus_params(url, **overrides):
 
 def run(params, *slots):
     clock = FakeClock(on_sleep=advance_all(*slots))
-    plan = gp.build_plan(params)
-    return gate_run.run_gate(plan, gp.make_providers(plan), clock=clock), clock
+    plan = gate_plan.build_plan(params)
+    return gate_run.run_gate(plan, gate_plan.make_providers(plan), clock=clock), clock
 
 
 def condition(result, name):
@@ -206,7 +206,7 @@ def test_the_small_parser_names_the_bad_line(text, message):
 
 
 def test_default_conditions_follow_the_mission():
-    plan = gp.build_plan(prometheus_params("http://p:9090"))
+    plan = gate_plan.build_plan(prometheus_params("http://p:9090"))
     keys = ("type", "threshold", "comparison", "sustained_for", "min_requests")
     got = [tuple(c[key] for key in keys) for c in plan["conditions"]]
     assert got == [
@@ -220,13 +220,13 @@ def test_default_conditions_follow_the_mission():
 
 
 def test_default_sustained_for_is_capped_by_a_short_window():
-    plan = gp.build_plan(prometheus_params("http://p:9090", window=30))
+    plan = gate_plan.build_plan(prometheus_params("http://p:9090", window=30))
     assert [c["sustained_for"] for c in plan["conditions"]] == [2, 2, 1]
 
 
 def test_sample_count_is_exact():
-    assert gp.sample_count(0.3, 0.1) == 3
-    assert gp.sample_count(70, 15) == 4
+    assert gate_plan.sample_count(0.3, 0.1) == 3
+    assert gate_plan.sample_count(70, 15) == 4
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_sample_count_is_exact():
 )
 def test_bad_conditions_are_refused_naming_the_option_and_value(conditions, message):
     with pytest.raises(ValueError) as exc:
-        gp.build_plan(prometheus_params("http://p:9090", conditions=conditions))
+        gate_plan.build_plan(prometheus_params("http://p:9090", conditions=conditions))
     assert str(exc.value) == message
 
 
@@ -316,12 +316,12 @@ def test_bad_conditions_are_refused_naming_the_option_and_value(conditions, mess
 )
 def test_bad_options_are_refused(overrides, message):
     with pytest.raises(ValueError) as exc:
-        gp.build_plan(prometheus_params("http://p:9090", **overrides))
+        gate_plan.build_plan(prometheus_params("http://p:9090", **overrides))
     assert str(exc.value).startswith(message)
 
 
 def test_haproxy_compare_to_may_be_a_regex_in_the_target_backend():
-    plan = gp.build_plan(prometheus_params(
+    plan = gate_plan.build_plan(prometheus_params(
         None, provider="haproxy", haproxy_stats_url="http://lb:8404/stats;csv",
         target={"backend": "demo", "servers": "-green$"}, compare_to="-blue$",
     ))
@@ -430,8 +430,8 @@ def test_prometheus_stopped_mid_stage_never_passes():
     fake = FakePrometheus({GREEN: green})
     with fake.run() as url:
         clock = FakeClock(on_sleep=advance_all(green))
-        plan = gp.build_plan(prometheus_params(url, max_window=120))
-        providers = gp.make_providers(plan)
+        plan = gate_plan.build_plan(prometheus_params(url, max_window=120))
+        providers = gate_plan.make_providers(plan)
         original = clock.on_sleep
 
         def stop_after_two():

@@ -24,7 +24,8 @@ slot's ``bad``/``total`` counts, per sample and summed over the stage.
    error adds about 92 requests; a release with 5 % errors fails after ~100.
 2. **Sustained breaches** (the runbooks' rule): a sample *breaches* when its own
    counts show the ratio above the threshold with ``SAMPLE_CONFIDENCE`` (exact
-   one-sided binomial test), so one error in a light sample is no breach. A run of
+   one-sided binomial test), so at a 1 % threshold one error among 6 requests or more
+   is no breach (among 5 or fewer it is: 1 - 0.99^5 < 5 %). A run of
    ``sustained_for`` breaching samples fails the condition; a sample that is ``ok``
    (at least ``min_requests`` requests, ratio at or below the threshold) ends a run;
    a light, unclear or unmeasured sample neither extends nor ends it.

@@ -29,9 +29,10 @@ description:
     threshold is rolled back, O(false_promotion_rate) how often one at twice the threshold is
     promoted, whatever the traffic. Beside it, the runbooks' sustained rule fails a condition
     breached for O(conditions[].sustained_for) consecutive samples, where a sample breaches only
-    when its own counts show the ratio above the threshold with 95% confidence (one error in a
-    light sample is no breach). At a 1% threshold 303 requests without an error pass, and each
-    error adds about 92; docs/runbooks/deploy.md has the tables.
+    when its own counts show the ratio above the threshold with 95% confidence (at a 1%
+    threshold, one error in a sample of 6 requests or more is no breach). At a 1% threshold 303
+    requests without an error pass, and each error adds about 92; docs/runbooks/deploy.md has
+    the tables.
   - The stage samples at least O(window) seconds. While a condition cannot be decided it goes on,
     up to O(max_window), and ends at once when a condition fails (O(stop_on_fail)). Still undecided
     then, the verdict is C(inconclusive) and the summary says what was missing and how to get it.

@@ -7,31 +7,29 @@ asked for) and :func:`manifest_problems` compares what it saw with the MANIFEST.
 :func:`verify_archive` runs one mode: ``structure`` (decompresses, tar readable,
 METADATA first and MANIFEST last, member list equal to the manifest), ``full`` (also
 every member's size and sha256), ``subset`` (the sha256 of the members in part ``n``
-of ``t``, see :func:`in_subset`) or ``restore_test`` (extract into a scratch
-directory, compare with the manifest, remove it). Every mode decompresses the whole
+of ``t``, see :func:`in_subset`) or ``restore_test`` (verify and extract in one
+pass over one open fd into a scratch directory, compare with the manifest, remove it). Every mode decompresses the whole
 archive (so zstd checks its frame checksum) and compares the MANIFEST's sha256 with
 the sidecar. :func:`record_verification` writes
 ``<archive>.verified.json`` atomically.
 
-:func:`extract` writes the members of chosen roots into staging paths, checking each
-file's sha256 against the manifest as it is written; call it only for archives whose
-members ``archive_safety.unsafe_members`` accepted. No AnsibleModule inside; Python
-3.8+, standard library only, ``zstd`` CLI.
+:class:`ExtractPass` is that pass, shared with restore: members go through
+``safe_extract`` (checked by ``archive_safety.Checker``, written under a directory-fd
+walk, hashed as written), then the digests are compared with the MANIFEST, whose
+sha256 is compared with the sidecar's. No AnsibleModule inside; Python 3.8+, standard
+library only, ``zstd`` CLI.
 """
 
 from __future__ import annotations
 
-import errno
-import grp
 import hashlib
 import json
 import os
-import pwd
 import re
 import stat
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import member_parts, unsafe_members
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import Checker, unsafe_members
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import (
     list_archives,
     resolve_dest_dir,
@@ -47,7 +45,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     load_verified,
     sha256_file,
     verified_path,
-    write_all,
     write_json_atomic,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs import TempRun
@@ -55,7 +52,13 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstrea
     ArchiveReader,
     member_kind,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import (
+    Budget,
+    Extractor,
+    Refused,
+    file_mode_keep,
+    space_limit,
+)
 
 MODES = ("structure", "full", "subset", "restore_test")
 CONTENT_MODES = ("full", "restore_test")
@@ -139,7 +142,7 @@ def _hash_member(stream, member, scan):
     scan.bytes_hashed += count[0]
 
 
-def _scan_member(stream, member, scan, position, hash_filter):
+def _scan_member(stream, member, scan, position, hash_filter, *, place=None):
     if position == 0:
         if member.name != METADATA or member_kind(member.type) != "file":
             scan.problem(member.name, "the first member must be METADATA")
@@ -157,17 +160,26 @@ def _scan_member(stream, member, scan, position, hash_filter):
             scan.manifest = {}
         return
     scan.members.append(member)
-    if member_kind(member.type) == "file" and hash_filter(member.name):
+    if place is not None:
+        place(stream, member)
+    elif member_kind(member.type) == "file" and hash_filter(member.name):
         _hash_member(stream, member, scan)
 
 
-def scan_archive(archive, hash_filter=lambda name: False):
-    """Read ``archive`` once; hash the regular members ``hash_filter`` accepts."""
-    scan = Scan()
+def scan_archive(archive, hash_filter=lambda name: False, place=None, scan=None):
+    """Read ``archive`` (a path or an open fd) once; hash the regular members ``hash_filter`` accepts.
+
+    With ``place``, every member but METADATA and MANIFEST goes to ``place(stream,
+    member)`` instead (the extractor of restore and restore_test); a
+    ``safe_extract.Refused`` it raises stops the pass and is raised to the caller.
+    """
+    scan = Scan() if scan is None else scan
     try:
         with ArchiveReader(archive) as stream:
             for position, member in enumerate(stream):
-                _scan_member(stream, member, scan, position, hash_filter)
+                _scan_member(stream, member, scan, position, hash_filter, place=place)
+    except Refused:
+        raise
     except ValueError as exc:
         last = scan.members[-1].name if scan.members else None
         scan.problem(last, "unreadable: %s" % exc)
@@ -250,92 +262,94 @@ def manifest_problems(scan, sidecar=None):
 # --- extracting --------------------------------------------------------------------------
 
 
-def _owner_ids(member):
-    uid, gid = member.uid, member.gid
+def open_archive(archive, sidecar):
+    """An fd of ``archive`` (no symlink followed) whose size is the sidecar's; raises BackupError."""
     try:
-        uid = pwd.getpwnam(member.uname).pw_uid if member.uname else uid
-    except KeyError:
-        pass
-    try:
-        gid = grp.getgrnam(member.gname).gr_gid if member.gname else gid
-    except KeyError:
-        pass
-    return uid, gid
-
-
-def _write_file(stream, member, path, expected):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
-    digest = hashlib.sha256()
-    try:
-        stream.read_data(digest.update, lambda chunk: write_all(fd, chunk))
-        os.fsync(fd)
-    finally:
+        fd = os.open(archive, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise BackupError("path: cannot open archive %s: %s" % (archive, exc.strerror or exc)) from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size != sidecar.get("size"):
         os.close(fd)
-    if expected is not None and (digest.hexdigest() != expected.get("sha256") or member.size != expected.get("size")):
-        raise BackupError("path: member %s: sha256 %s differs from the MANIFEST's %s; nothing was restored"
-                          % (member.name, digest.hexdigest(), expected.get("sha256")), member=member.name)
+        raise BackupError("path: archive %s changed after its sidecar was read (%d bytes, the sidecar says %s)"
+                          % (archive, info.st_size, sidecar.get("size")), archive=archive)
+    return fd
 
 
-def _place(stream, member, path, staged_root, expected):
-    kind = member_kind(member.type)
-    if kind == "dir":
-        os.mkdir(path, 0o700)
-    elif kind == "file":
-        _write_file(stream, member, path, expected)
-    elif kind == "symlink":
-        os.symlink(member.linkname, path)
-    elif kind == "hardlink":
-        parts, _problem = member_parts(member.linkname)
-        os.link(os.path.join(staged_root, *parts[2:]), path, follow_symlinks=False)
-    else:
-        raise OSError(errno.EINVAL, "refusing to create a special file", path)
+def declared_bytes(sidecar):
+    """The data bytes the sidecar declares (None when it does not)."""
+    value = sidecar.get("data_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _finish(path, member, owners):
-    if member_kind(member.type) == "hardlink":
-        return
-    if owners:
-        uid, gid = _owner_ids(member)
-        os.lchown(path, uid, gid)
-    if member_kind(member.type) != "symlink":
-        os.chmod(path, member.mode & 0o777)
-    try:
-        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
-    except (OSError, NotImplementedError, OverflowError):
-        pass
+def extraction_budget(sidecar, where, max_unpacked_bytes=None):
+    """The Budget of an extraction next to ``where``: refuses up front when the declared total is too much."""
+    limit, why = space_limit(where, max_unpacked_bytes)
+    declared = declared_bytes(sidecar)
+    if declared is not None and declared > limit:
+        raise Refused(None, "the archive declares %d bytes of data, more than the %d bytes allowed by %s"
+                      % (declared, limit, why))
+    if declared is not None:
+        return Budget(declared, "the %d bytes of data the sidecar declares" % declared)
+    return Budget(limit, why)
 
 
-def extract(archive, staging, manifest, owners=False):
-    """Write the members under each root of ``staging`` (``{root parts: staging path}``).
+class ExtractPass(object):
+    """One pass over an archive fd that verifies and extracts at once (restore and restore_test).
 
-    The staging paths must not exist. Each file's sha256 is compared with
-    ``manifest`` while it is written. Owners are set from the archive (by name,
-    else by number) when ``owners``; modes lose set-id and sticky bits. Returns the
-    member names written. Raises BackupError/OSError/ValueError; the caller removes
-    the staging paths on failure.
+    ``plan(metadata)`` returns ``{root parts: staging path}`` for the roots to write; it
+    is called when the first member after METADATA arrives. After :meth:`run`, the
+    scan holds every digest, and ``problems`` what the MANIFEST and sidecar say.
     """
-    expected = dict((e["path"], e) for e in manifest.get("members", []) if isinstance(e, dict))
-    written, dirs = [], []
-    with ArchiveReader(archive) as stream:
-        for member in stream:
-            parts, problem = member_parts(member.name)
-            root = parts[:2] if problem is None else None
-            if root not in staging:
-                continue
-            path = os.path.join(staging[root], *parts[2:]) if len(parts) > 2 else staging[root]
-            _place(stream, member, path, staging[root], expected.get(member.name))
-            written.append(member.name)
-            if member_kind(member.type) == "dir":
-                dirs.append((path, member))
-            else:
-                _finish(path, member, owners)
-    for path, member in reversed(dirs):
-        _finish(path, member, owners)
-        fsync_dir(path)
-    for root_path in staging.values():
-        if os.path.lexists(root_path):
-            fsync_dir(os.path.dirname(root_path))
-    return written
+
+    def __init__(self, fd, sidecar, plan, budget, owners=False):
+        self.fd = fd
+        self.sidecar = sidecar
+        self.plan = plan
+        self.budget = budget
+        self.owners = owners
+        self.extractor = None
+        self.scan = None
+
+    def _place(self, stream, member):
+        if self.extractor is None:
+            self._start()
+        self.extractor.add(stream, member)
+
+    def _start(self):
+        metadata = self.scan.metadata
+        if metadata is None:
+            raise Refused(None, "METADATA is missing or unreadable, nothing can be planned")
+        try:
+            roots = manifest_roots(metadata)
+        except ValueError as exc:
+            raise Refused(METADATA, str(exc).replace("MANIFEST", "METADATA")) from exc
+        staging = self.plan(metadata)
+        self.extractor = Extractor(Checker(roots, control=(MANIFEST, METADATA)), staging, budget=self.budget,
+                                   owners=self.owners)
+
+    def run(self):
+        """Read the archive once; return the problems (empty when everything matched)."""
+        self.scan = Scan()
+        scan_archive(self.fd, place=self._place, scan=self.scan)
+        return self._problems()
+
+    def _problems(self):
+        scan = self.scan
+        if self.extractor is None and not scan.problems and scan.metadata is not None:
+            self._start()
+        if self.extractor is not None:
+            scan.digests.update(self.extractor.digests)
+            scan.sizes.update(self.extractor.sizes)
+            scan.bytes_hashed = sum(self.extractor.sizes.values())
+        problems = scan.problems + manifest_problems(scan, self.sidecar)
+        if not problems and self.extractor is not None:
+            self.extractor.finish()
+        return problems
+
+    def close(self):
+        if self.extractor is not None:
+            self.extractor.close()
 
 
 def _tree_problems(root_path, root_name, entries):
@@ -350,7 +364,7 @@ def _tree_problems(root_path, root_name, entries):
         found.add(root_name)
     for name, entry in entries.items():
         path = root_path if name == root_name else os.path.join(root_path, name[len(root_name) + 1:])
-        text = _compare_file(path, entry)
+        text = _compare_file(path, entry, root_path, root_name)
         if text:
             problems.append(dict(member=name, problem="after extraction: " + text))
         found.discard(name)
@@ -358,15 +372,28 @@ def _tree_problems(root_path, root_name, entries):
     return problems
 
 
-def _compare_file(path, entry):
+def _compare_file(path, entry, root_path=None, root_name=None):
     try:
         info = os.lstat(path)
     except OSError as exc:
         return "missing (%s)" % (exc.strerror or exc)
     kind = "dir" if stat.S_ISDIR(info.st_mode) else "symlink" if stat.S_ISLNK(info.st_mode) else "file"
-    if kind != entry.get("type"):
-        return "is a %s, the MANIFEST says %s" % (kind, entry.get("type"))
-    if kind != "symlink" and "%04o" % stat.S_IMODE(info.st_mode) != entry.get("mode"):
+    wanted = entry.get("type")
+    if wanted == "hardlink" and kind == "file" and root_path is not None:
+        target = entry.get("linkname") or ""
+        if not target.startswith(root_name + "/"):
+            return "hard link to %s outside %s" % (target, root_name)
+        try:
+            other = os.lstat(os.path.join(root_path, target[len(root_name) + 1:]))
+        except OSError as exc:
+            return "hard link target %s missing (%s)" % (target, exc.strerror or exc)
+        if (other.st_dev, other.st_ino) != (info.st_dev, info.st_ino):
+            return "is a separate file, the MANIFEST says a hard link to %s" % target
+        return None
+    if kind != wanted:
+        return "is a %s, the MANIFEST says %s" % (kind, wanted)
+    expected_mode = _restored_mode(kind, entry.get("mode"))
+    if kind != "symlink" and "%04o" % stat.S_IMODE(info.st_mode) != expected_mode:
         return "has mode %04o, the MANIFEST says %s" % (stat.S_IMODE(info.st_mode), entry.get("mode"))
     if kind == "file":
         digest, size = sha256_file(path)
@@ -378,27 +405,51 @@ def _compare_file(path, entry):
     return None
 
 
-def restore_test(archive, scan, scratch_parent):
-    """Extract every root into a scratch directory, compare with the manifest, remove it.
+def _restored_mode(kind, mode):
+    """The mode restore gives a member the MANIFEST lists with ``mode`` (set-id bits of files dropped)."""
+    try:
+        value = int(mode, 8)
+    except (TypeError, ValueError):
+        return mode
+    return "%04o" % (file_mode_keep(value) if kind == "file" else value)
 
-    The scratch directory is a temporary file of a run (``.fleetops-tmp-<id>.restore-test``
+
+def restore_test(fd, sidecar, scratch_parent, max_unpacked_bytes=None):
+    """Extract every root into a scratch directory in the verifying pass, compare, remove it.
+
+    ``fd`` is the archive, open once: the same bytes are verified and extracted. The
+    scratch directory is a temporary file of a run (``.fleetops-tmp-<id>.restore-test``
     in ``scratch_parent``), so one left by a killed run is found as a leftover.
+    Returns ``(scan, problems)``.
     """
-    roots = manifest_roots(scan.manifest)
     with TempRun(scratch_parent, "restore-test") as run:
         scratch = run.path("restore-test")
         os.mkdir(scratch, 0o700)
-        staging = dict((root, os.path.join(scratch, *root)) for root in roots)
-        for kind in set(root[0] for root in roots):
-            os.mkdir(os.path.join(scratch, kind), 0o700)
-        extract(archive, staging, scan.manifest)
-        problems = []
-        entries = [e for e in scan.manifest.get("members", []) if isinstance(e, dict)]
-        for root in roots:
+        planned = {}
+
+        def plan(metadata):
+            roots = manifest_roots(metadata)
+            for kind in set(root[0] for root in roots):
+                os.mkdir(os.path.join(scratch, kind), 0o700)
+            planned.update((root, os.path.join(scratch, *root)) for root in roots)
+            return dict(planned)
+
+        extract = ExtractPass(fd, sidecar, plan, extraction_budget(sidecar, scratch_parent, max_unpacked_bytes))
+        try:
+            problems = extract.run()
+        except Refused as exc:
+            return extract.scan, [dict(member=exc.member, problem="unsafe member: " + exc.reason
+                                       if exc.member else exc.reason)]
+        finally:
+            extract.close()
+        if problems:
+            return extract.scan, problems
+        entries = [e for e in extract.scan.manifest.get("members", []) if isinstance(e, dict)]
+        for root, path in sorted(planned.items()):
             name = "/".join(root)
             mine = dict((e["path"], e) for e in entries if e["path"] == name or e["path"].startswith(name + "/"))
-            problems.extend(_tree_problems(staging[root], name, mine))
-        return problems
+            problems.extend(_tree_problems(path, name, mine))
+        return extract.scan, problems
 
 
 # --- one verification -----------------------------------------------------------------
@@ -413,7 +464,25 @@ def _hash_filter(mode, subset):
     return lambda name: False
 
 
-def verify_archive(archive, mode="full", subset=None, scratch_parent=None):
+def _restore_test_problems(archive, sidecar, scratch_parent, max_unpacked_bytes):
+    try:
+        fd = open_archive(archive, sidecar)
+    except BackupError as exc:
+        return Scan(), [dict(member=None, problem=exc.msg)]
+    try:
+        scan, problems = restore_test(fd, sidecar, scratch_parent, max_unpacked_bytes)
+    except Refused as exc:
+        scan, problems = Scan(), [dict(member=exc.member, problem=exc.reason)]
+    except (BackupError, OSError, ValueError) as exc:
+        scan, problems = Scan(), [dict(member=getattr(exc, "result", {}).get("member"), problem=str(exc))]
+    finally:
+        os.close(fd)
+    if not problems:
+        problems = _safety_problems(scan)
+    return scan, problems
+
+
+def verify_archive(archive, mode="full", subset=None, scratch_parent=None, max_unpacked_bytes=None):
     """Verify ``archive`` in ``mode``; return the per-archive result (never raises for bad content)."""
     clock = time.monotonic()
     result = dict(archive=archive, mode=mode, subset="%d/%d" % subset if subset else None, ok=False,
@@ -422,15 +491,11 @@ def verify_archive(archive, mode="full", subset=None, scratch_parent=None):
     if sidecar is None:
         result["problems"].append(dict(member=None, problem="incomplete archive: %s" % reason))
         return _done(result, clock)
-    scan = scan_archive(archive, _hash_filter(mode, subset))
-    problems = scan.problems + manifest_problems(scan, sidecar)
-    if not problems and mode == "restore_test":
-        problems = _safety_problems(scan)
-        if not problems:
-            try:
-                problems = restore_test(archive, scan, scratch_parent)
-            except (BackupError, OSError, ValueError) as exc:
-                problems = [dict(member=getattr(exc, "result", {}).get("member"), problem=str(exc))]
+    if mode == "restore_test":
+        scan, problems = _restore_test_problems(archive, sidecar, scratch_parent, max_unpacked_bytes)
+    else:
+        scan = scan_archive(archive, _hash_filter(mode, subset))
+        problems = scan.problems + manifest_problems(scan, sidecar)
     result["problems"].extend(problems)
     result["members"] = len([m for m in scan.members if m.name != MANIFEST])
     result["checked_members"] = len(scan.digests) if mode != "restore_test" else result["members"]

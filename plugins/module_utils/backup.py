@@ -236,6 +236,7 @@ def _walk(source, archive_name, owner_source=None):
     root's and same-named files' owner and mode.
     """
     items, skipped = [], []
+    inodes = {}
     stack = [(source, archive_name)]
     while stack:
         path, name = stack.pop()
@@ -251,7 +252,14 @@ def _walk(source, archive_name, owner_source=None):
             items.append((name, path, _tarinfo(name, live or info)))
             for child in sorted(os.listdir(path), reverse=True):
                 stack.append((os.path.join(path, child), name + "/" + child))
+        elif stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) in inodes:
+            # Another name of a file already in this path: a hard link, restored as one.
+            tinfo = _tarinfo(name, info)
+            tinfo.type, tinfo.linkname, tinfo.size = tarfile.LNKTYPE, inodes[(info.st_dev, info.st_ino)], 0
+            items.append((name, path, tinfo))
         elif stat.S_ISREG(info.st_mode):
+            if info.st_nlink > 1:
+                inodes[(info.st_dev, info.st_ino)] = name
             tinfo = _tarinfo(name, info)
             if live is not None:
                 tinfo.mode, tinfo.uid, tinfo.gid = stat.S_IMODE(live.st_mode), live.st_uid, live.st_gid
@@ -333,13 +341,13 @@ def manifest_entry(name, tinfo, digest):
     entry = dict(path=name, type=_type_name(tinfo), mode="%04o" % tinfo.mode, size=tinfo.size if tinfo.isreg() else 0)
     if digest is not None:
         entry["sha256"] = digest
-    if tinfo.issym():
+    if tinfo.issym() or tinfo.islnk():
         entry["linkname"] = tinfo.linkname
     return entry
 
 
 def _type_name(tinfo):
-    return "dir" if tinfo.isdir() else "symlink" if tinfo.issym() else "file"
+    return "dir" if tinfo.isdir() else "symlink" if tinfo.issym() else "hardlink" if tinfo.islnk() else "file"
 
 
 def _open_source(path, tinfo):

@@ -213,7 +213,7 @@ def _compare_member(member, entry, scan):
         return "has %d bytes, the MANIFEST says %s" % (member.size, entry.get("size"))
     if entry.get("mode") != "%04o" % member.mode:
         return "has mode %04o, the MANIFEST says %s" % (member.mode, entry.get("mode"))
-    if kind == "symlink" and entry.get("linkname") != member.linkname:
+    if kind in ("symlink", "hardlink") and entry.get("linkname") != member.linkname:
         return "links to %s, the MANIFEST says %s" % (member.linkname, entry.get("linkname"))
     if member.name in scan.digests:
         if scan.sizes[member.name] != entry.get("size"):

@@ -131,7 +131,7 @@ def craft_archive(dest_dir, members, paths=None, name="demo-app1-20261130T020000
                          size=tinfo.size if tinfo.isreg() else 0)
             if tinfo.isreg():
                 entry["sha256"] = hashlib.sha256(data).hexdigest()
-            if tinfo.issym():
+            if tinfo.issym() or tinfo.islnk():
                 entry["linkname"] = tinfo.linkname
             manifest["members"].append(entry)
         manifest_bytes = json.dumps(manifest).encode()

@@ -553,7 +553,7 @@ def plan_prune(dest_dir, policy, service=None, stale_age=DEFAULT_STALE_AGE, now=
     complete, incomplete = list_archives(dest_dir, service)
     by_name = dict((a["name"], a) for a in complete)
     try:
-        selection = retention.retention_select([retention_input(a) for a in complete], **policy)
+        selection = retention.retention_select([retention_input(a) for a in complete], now=now, **policy)
     except (TypeError, ValueError) as exc:
         raise BackupError("retention: %s" % exc) from exc
     delete = []
@@ -567,7 +567,8 @@ def plan_prune(dest_dir, policy, service=None, stale_age=DEFAULT_STALE_AGE, now=
                               reason="incomplete archive older than %d s: %s" % (stale_age, item["reason"])))
     leftovers, in_use = find_leftovers(dest_dir, min_age=stale_age, now=now)
     keep = [dict(path=by_name[k["name"]]["path"], name=k["name"], reasons=k["reasons"]) for k in selection["keep"]]
-    return dict(keep=keep, delete=delete, incomplete=stale, leftovers=leftovers, in_use=in_use)
+    return dict(keep=keep, delete=delete, incomplete=stale, leftovers=leftovers, in_use=in_use,
+                future=[by_name[name]["path"] for name in selection["future"]])
 
 
 def _archive_files(path):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import load_verified
@@ -144,8 +145,6 @@ def test_prune_module_bad_input(service, args, message):
 
 
 def test_prune_module_reports_a_future_dated_archive_and_keeps_the_real_ones(service):
-    import time
-
     now = time.time()
     real = [service.backup(now=now - day * 86400)["archive"] for day in range(4)]
     forged = service.backup(now=now + 14 * 86400)["archive"]

@@ -91,15 +91,18 @@ class Checker(object):
     ``MANIFEST``); ``reserved`` maps top-level names no member may take to what they
     are for. ``label``
     names a root's destination in messages (default ``its destination <root>``).
-    ``repeat_dirs`` accepts a directory member repeated (tar does that for ``./``).
+    ``repeat_dirs`` accepts a directory member repeated (tar does that for ``./``);
+    ``implied_parents`` accepts a member whose parent directories have no member of
+    their own (tar accepts that; a backup archive always lists them first).
     """
 
-    def __init__(self, roots, control=(), reserved=None, label=None, repeat_dirs=False):
+    def __init__(self, roots, control=(), *, reserved=None, label=None, repeat_dirs=False, implied_parents=False):
         self.roots = dict((tuple(root), kind) for root, kind in dict(roots).items())
         self.control = tuple(control)
         self.reserved = dict(reserved or {})
         self.label = label
         self.repeat_dirs = repeat_dirs
+        self.implied_parents = implied_parents
         self.seen = {}
         self.links = {}
         self.names = {}
@@ -149,6 +152,8 @@ class Checker(object):
             return _special_reason(member.type)
         for index in range(len(root), len(parts)):
             parent = parts[:index]
+            if parent not in self.seen and not self.implied_parents and parent:
+                return "parent %s is not in the archive before it" % "/".join(parent)
             if self.seen.get(parent, "dir") != "dir":
                 return "parent %s is a %s, not a directory" % ("/".join(parent), self.seen[parent])
         if parts in self.seen:

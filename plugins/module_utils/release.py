@@ -508,7 +508,7 @@ def _decompressed(raw):
 def release_checker():
     """The member rules of a release artifact (``archive_safety.Checker`` over the whole archive)."""
     return Checker({(): "dir"}, reserved={MARKER: "the release marker"}, label="the release directory",
-                   repeat_dirs=True)
+                   repeat_dirs=True, implied_parents=True)
 
 
 def _stream_release(handle, dest, checksum, limit):

@@ -172,7 +172,8 @@ def test_sha256_file(tmp_path):
 def unsafe_members(members):
     """The release rules of the shared checker (``release.release_checker``) over ``members``."""
     checker = release.release_checker()
-    return _unsafe(members, checker.roots, reserved=checker.reserved, label=checker.label, repeat_dirs=True)
+    return _unsafe(members, checker.roots, reserved=checker.reserved, label=checker.label, repeat_dirs=True,
+                   implied_parents=True)
 
 
 def names_and_reasons(members):

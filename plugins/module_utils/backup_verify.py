@@ -240,6 +240,8 @@ def manifest_problems(scan, sidecar=None):
         manifest_roots(manifest)
     except ValueError as exc:
         problems.append(dict(member=MANIFEST, problem=str(exc)))
+    if scan.metadata is not None and manifest.get("paths") != scan.metadata.get("paths"):
+        problems.append(dict(member=MANIFEST, problem="paths differ from the paths of METADATA"))
     entries = manifest.get("members") if isinstance(manifest.get("members"), list) else []
     by_name = dict((e.get("path"), e) for e in entries if isinstance(e, dict))
     seen = set()

@@ -304,7 +304,8 @@ class ExtractPass(object):
     scan holds every digest, and ``problems`` what the MANIFEST and sidecar say.
     """
 
-    def __init__(self, fd, sidecar, plan, budget, owners=False):
+    def __init__(self, fd, sidecar, plan, budget, *, owners=False, durable=True):
+        self.durable = durable
         self.fd = fd
         self.sidecar = sidecar
         self.plan = plan
@@ -328,7 +329,7 @@ class ExtractPass(object):
             raise Refused(METADATA, str(exc).replace("MANIFEST", "METADATA")) from exc
         staging = self.plan(metadata)
         self.extractor = Extractor(Checker(roots, control=(MANIFEST, METADATA)), staging, budget=self.budget,
-                                   owners=self.owners)
+                                   owners=self.owners, fsync="filesystem" if self.durable else None)
 
     def run(self):
         """Read the archive once; return the problems (empty when everything matched)."""
@@ -436,7 +437,8 @@ def restore_test(fd, sidecar, scratch_parent, max_unpacked_bytes=None):
             planned.update((root, os.path.join(scratch, *root)) for root in roots)
             return dict(planned)
 
-        extract = ExtractPass(fd, sidecar, plan, extraction_budget(sidecar, scratch_parent, max_unpacked_bytes))
+        extract = ExtractPass(fd, sidecar, plan, extraction_budget(sidecar, scratch_parent, max_unpacked_bytes),
+                              durable=False)
         try:
             problems = extract.run()
         except Refused as exc:

@@ -559,13 +559,6 @@ def _write_new_file(path, data, mode):
     os.chmod(path, mode)
 
 
-def _set_mtime(path, mtime):
-    try:
-        os.utime(path, (mtime, mtime))
-    except (OSError, OverflowError, ValueError, TypeError):
-        pass
-
-
 def _file_mode(mode):
     # No set-id or sticky bits, no group/other write; the owner can always read and write.
     return (mode & 0o755) | 0o600

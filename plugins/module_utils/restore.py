@@ -42,14 +42,16 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     load_sidecar,
     remove_path,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify import (
-    ExtractPass,
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_scan import (
     Scan,
-    extraction_budget,
     manifest_problems,
     manifest_roots,
-    open_archive,
     scan_archive,
+)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify import (
+    ExtractPass,
+    extraction_budget,
+    open_archive,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import Refused

@@ -33,6 +33,7 @@ import tarfile
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import retention
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import unsafe_members
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     FORMAT,
     MANIFEST,
@@ -302,9 +303,14 @@ def collect(entries, snapshot_dir=None):
                               % (index, source))
         archive_name = "%s/%s" % (entry["kind"], entry["name"])
         found, skip = _walk(source, archive_name, owner)
+        root_type = "dir" if os.path.isdir(source) else "file"
+        refused = unsafe_members([tinfo for _name, _path, tinfo in found], {(entry["kind"], entry["name"]): root_type})
+        if refused:
+            name, reason = refused[0]
+            raise BackupError("paths[%d].path: %s%s: %s; restore refuses that, so it cannot be backed up"
+                              % (index, source, name[len(archive_name):], reason))
         items.extend(found)
         skipped.extend(skip)
-        root_type = "dir" if os.path.isdir(source) else "file"
         roots.append(dict(entry, type=root_type, root=archive_name))
     return items, skipped, roots
 

@@ -131,6 +131,8 @@ def manifest_roots(manifest):
                 or not isinstance(item.get("path"), str) or not os.path.isabs(item["path"]) \
                 or item.get("root") != "%s/%s" % (item.get("kind"), item.get("name")):
             raise ValueError("MANIFEST has a bad paths entry %r" % (item,))
+        if (item["kind"], item["name"]) in roots:
+            raise ValueError("MANIFEST names the backed-up path %s twice" % item["root"])
         roots[(item["kind"], item["name"])] = item["type"]
     if not roots:
         raise ValueError("MANIFEST lists no backed-up paths")

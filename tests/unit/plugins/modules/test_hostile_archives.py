@@ -652,3 +652,24 @@ def test_random_release_artifacts_never_write_outside_and_unpack_exactly_or_refu
 def test_the_slow_flag_raises_the_number_of_examples(pytestconfig):
     assert EXAMPLES == (3000 if pytestconfig.getoption("--slow") else 300)
     assert time.time() > 0
+
+
+def test_backup_refuses_a_tree_whose_links_restore_would_refuse(tmp_path):
+    config = tmp_path / "etc" / "demo"
+    config.mkdir(parents=True)
+    os.symlink(".", str(config / "l1"))
+    os.symlink("l1/../elsewhere", str(config / "x"))  # text says inside; resolved through l1 it leaves
+    result = fail(backup.main, dict(service="demo", host="app1", dest_dir=str(tmp_path / "backups"),
+                                    paths=[dict(path=str(config), kind="config")]))
+    assert result["msg"] == (
+        "paths[0].path: %s/x: symbolic link to l1/../elsewhere escapes its destination config/demo; restore "
+        "refuses that, so it cannot be backed up" % config)
+
+
+def test_check_mode_finds_a_root_named_twice(tmp_path):
+    target = tmp_path / "live" / "etc" / "demo"
+    paths = config_paths(target) + config_paths(tmp_path / "other")
+    archive = craft_archive(str(tmp_path / "backups"), [ROOT], paths=paths)
+    result = fail(restore.main, dict(path=archive), check_mode=True)
+    assert result["msg"] == ("path: archive %s is damaged, nothing was restored: MANIFEST: MANIFEST names the "
+                             "backed-up path config/demo twice" % archive)

@@ -15,7 +15,8 @@ options:
     type: str
     choices:
       counts: Numbers of days, ISO weeks and months B(that have a backup) (restic C(forget)).
-      age: Windows of calendar days, ISO weeks and months ending at the newest successful backup.
+      age: Windows of calendar days, ISO weeks and months ending at the newest successful backup that is not dated
+        in the future (archives created after the current time never anchor the windows; they are kept and reported).
     default: counts
   keep_daily:
     description: Days with a backup to keep (counts), or the daily window in days (age).
@@ -29,4 +30,12 @@ options:
     description: Months with a backup to keep (counts), or the monthly window in months (age).
     type: int
     default: 12
+notes:
+  - "O(timezone=archive) differs from restic when archives carry different UTC offsets: this takes each
+    archive's period in its own offset and counts a period once however many archives share it, while restic
+    walks the snapshots newest first and starts a new period whenever one differs from the I(last kept) one, so it
+    may keep two archives of the same local day when another day lies between them. O(timezone=UTC) (or one fixed
+    offset) gives restic's result."
+  - "A policy whose three counts are all 0 is refused. restic 0.14 does not refuse it: C(forget) without any
+    C(--keep-*) option keeps every snapshot and exits 0."
 """

@@ -28,7 +28,10 @@ description:
     calendar days, of each ISO week within O(keep_weekly) weeks and of each month within
     O(keep_monthly) months. Every window ends with (and includes) the day, week or month
     of the B(newest successful backup), never the current time, so a host whose backups
-    stopped does not lose its last backups."
+    stopped does not lose its last backups. With O(now), archives created after it are
+    dated in the future: they are kept and listed in C(future) but never anchor the
+    windows (the newest successful archive not in the future does, or O(now) when there
+    is none) and never count toward a bucket."
   - "Both modes always keep the newest successful backup, the newest verified backup and
     every pinned archive, so if any archive exists at least one is kept. Failed backups
     (C(ok=false)) never count toward a bucket; a failed backup older than the newest
@@ -65,6 +68,11 @@ options:
         converts every archive first.
     type: str
     default: archive
+  now:
+    description:
+      - The current time (as C(created) accepts it, e.g. V({{ now(utc=true).timestamp() }})). Archives
+        created after it are reported in C(future) and kept, and never anchor the age windows.
+      - Unset means no archive counts as dated in the future.
 extends_documentation_fragment:
   - fleetops.lifecycle.retention
 """
@@ -103,6 +111,10 @@ _value:
         - name: b3
           created: "2026-11-30T02:00:00+00:00"
           reasons: [daily 2026-11-30, weekly 2026-W49, monthly 2026-11, newest successful]
+    future:
+      description: Names of the archives created after O(now) (only when O(now) is given).
+      type: list
+      elements: str
     delete:
       description: Archives to delete, with C(name), C(created) (as given) and C(reason).
       type: list
@@ -126,6 +138,7 @@ def retention_select(
     *,
     keep_oldest=None,
     timezone=retention.DEFAULT_TIMEZONE,
+    now=None,
 ):
     """Keep/delete selection with reasons (see module_utils.retention)."""
     try:
@@ -137,6 +150,7 @@ def retention_select(
             keep_monthly=keep_monthly,
             keep_oldest=keep_oldest,
             timezone=timezone,
+            now=now,
         )
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError("retention_select: %s" % exc) from exc

@@ -33,6 +33,7 @@ import tarfile
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import retention
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import unsafe_members
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
     FORMAT,
     MANIFEST,
@@ -236,6 +237,7 @@ def _walk(source, archive_name, owner_source=None):
     root's and same-named files' owner and mode.
     """
     items, skipped = [], []
+    inodes = {}
     stack = [(source, archive_name)]
     while stack:
         path, name = stack.pop()
@@ -251,7 +253,14 @@ def _walk(source, archive_name, owner_source=None):
             items.append((name, path, _tarinfo(name, live or info)))
             for child in sorted(os.listdir(path), reverse=True):
                 stack.append((os.path.join(path, child), name + "/" + child))
+        elif stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) in inodes:
+            # Another name of a file already in this path: a hard link, restored as one.
+            tinfo = _tarinfo(name, info)
+            tinfo.type, tinfo.linkname, tinfo.size = tarfile.LNKTYPE, inodes[(info.st_dev, info.st_ino)], 0
+            items.append((name, path, tinfo))
         elif stat.S_ISREG(info.st_mode):
+            if info.st_nlink > 1:
+                inodes[(info.st_dev, info.st_ino)] = name
             tinfo = _tarinfo(name, info)
             if live is not None:
                 tinfo.mode, tinfo.uid, tinfo.gid = stat.S_IMODE(live.st_mode), live.st_uid, live.st_gid
@@ -294,9 +303,14 @@ def collect(entries, snapshot_dir=None):
                               % (index, source))
         archive_name = "%s/%s" % (entry["kind"], entry["name"])
         found, skip = _walk(source, archive_name, owner)
+        root_type = "dir" if os.path.isdir(source) else "file"
+        refused = unsafe_members([tinfo for _name, _path, tinfo in found], {(entry["kind"], entry["name"]): root_type})
+        if refused:
+            name, reason = refused[0]
+            raise BackupError("paths[%d].path: %s%s: %s; restore refuses that, so it cannot be backed up"
+                              % (index, source, name[len(archive_name):], reason))
         items.extend(found)
         skipped.extend(skip)
-        root_type = "dir" if os.path.isdir(source) else "file"
         roots.append(dict(entry, type=root_type, root=archive_name))
     return items, skipped, roots
 
@@ -333,13 +347,13 @@ def manifest_entry(name, tinfo, digest):
     entry = dict(path=name, type=_type_name(tinfo), mode="%04o" % tinfo.mode, size=tinfo.size if tinfo.isreg() else 0)
     if digest is not None:
         entry["sha256"] = digest
-    if tinfo.issym():
+    if tinfo.issym() or tinfo.islnk():
         entry["linkname"] = tinfo.linkname
     return entry
 
 
 def _type_name(tinfo):
-    return "dir" if tinfo.isdir() else "symlink" if tinfo.issym() else "file"
+    return "dir" if tinfo.isdir() else "symlink" if tinfo.issym() else "hardlink" if tinfo.islnk() else "file"
 
 
 def _open_source(path, tinfo):
@@ -545,7 +559,7 @@ def plan_prune(dest_dir, policy, service=None, stale_age=DEFAULT_STALE_AGE, now=
     complete, incomplete = list_archives(dest_dir, service)
     by_name = dict((a["name"], a) for a in complete)
     try:
-        selection = retention.retention_select([retention_input(a) for a in complete], **policy)
+        selection = retention.retention_select([retention_input(a) for a in complete], now=now, **policy)
     except (TypeError, ValueError) as exc:
         raise BackupError("retention: %s" % exc) from exc
     delete = []
@@ -559,7 +573,8 @@ def plan_prune(dest_dir, policy, service=None, stale_age=DEFAULT_STALE_AGE, now=
                               reason="incomplete archive older than %d s: %s" % (stale_age, item["reason"])))
     leftovers, in_use = find_leftovers(dest_dir, min_age=stale_age, now=now)
     keep = [dict(path=by_name[k["name"]]["path"], name=k["name"], reasons=k["reasons"]) for k in selection["keep"]]
-    return dict(keep=keep, delete=delete, incomplete=stale, leftovers=leftovers, in_use=in_use)
+    return dict(keep=keep, delete=delete, incomplete=stale, leftovers=leftovers, in_use=in_use,
+                future=[by_name[name]["path"] for name in selection["future"]])
 
 
 def _archive_files(path):

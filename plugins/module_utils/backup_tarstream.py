@@ -10,6 +10,7 @@ extraction code. This file runs on managed hosts: Python 3.8+, standard library 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tarfile
 
@@ -50,19 +51,31 @@ def member_kind(tartype):
     return "special"
 
 
+HEADER_LIMIT = 1 << 20
+"""The largest pax extended header or GNU long name/link we read (tar itself writes a few KiB)."""
+
+
 def _parse_pax(data):
     records = {}
     pos = 0
     while pos < len(data):
-        space = data.index(b" ", pos)
+        space = data.find(b" ", pos)
+        if space < 0 or not data[pos:space].isdigit():
+            raise ValueError("bad pax record at offset %d" % pos)
         length = int(data[pos:space])
-        if length <= 0:
-            raise ValueError("bad pax record length")
+        if length <= space - pos or pos + length > len(data):
+            raise ValueError("bad pax record length %d at offset %d" % (length, pos))
         record = data[space + 1:pos + length - 1]
         key, _sep, value = record.partition(b"=")
         records[key.decode("utf-8", "surrogateescape")] = value
         pos += length
     return records
+
+
+_HEADER_NAMES = {
+    tarfile.XHDTYPE: "pax extended", tarfile.XGLTYPE: "pax global",
+    tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGLINK: "GNU long link",
+}
 
 
 class TarStream(object):
@@ -124,6 +137,11 @@ class TarStream(object):
             except tarfile.HeaderError as exc:
                 raise ValueError("bad tar header: %s" % exc) from exc
             if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+                if info.size > HEADER_LIMIT:
+                    raise ValueError("a %s header (before member %s) declares %d bytes, more than the %d "
+                                     "bytes allowed; refusing to read it" % (
+                                         _HEADER_NAMES.get(info.type, "extended"), info.name or "?",
+                                         info.size, HEADER_LIMIT))
                 data = self._read_exact(info.size)
                 self._read_exact(padding(info.size))
                 self._extend(pax, info.type, data)
@@ -152,13 +170,20 @@ class TarStream(object):
         if "linkpath" in pax:
             info.linkname = pax["linkpath"].decode("utf-8", "surrogateescape")
         if "size" in pax:
+            if not pax["size"].isdigit():
+                raise ValueError("pax size %r of member %s is not a number" % (pax["size"][:40], info.name))
             info.size = int(pax["size"])
         if info.type == tarfile.DIRTYPE:
             info.name = info.name.rstrip("/")
 
 
 class ArchiveReader(object):
-    """``zstd -dc`` of an archive, as a :class:`TarStream` (use as a context manager)."""
+    """``zstd -dc`` of an archive, as a :class:`TarStream` (use as a context manager).
+
+    ``archive`` is a path or an open file descriptor; a descriptor is read from its
+    start (zstd reads it as its standard input), so a verify pass and an extract pass
+    read the same file even if the path is replaced in between.
+    """
 
     def __init__(self, archive, threads=1):
         self.archive = archive
@@ -167,8 +192,12 @@ class ArchiveReader(object):
         self._threads = threads
 
     def __enter__(self):
-        self.proc, self._errors = spawn_zstd(["-dc", "-T%d" % self._threads, "--", self.archive],
-                                              subprocess.DEVNULL, subprocess.PIPE)
+        if isinstance(self.archive, int):
+            os.lseek(self.archive, 0, os.SEEK_SET)
+            args, stdin = ["-dc", "-T%d" % self._threads], self.archive
+        else:
+            args, stdin = ["-dc", "-T%d" % self._threads, "--", self.archive], subprocess.DEVNULL
+        self.proc, self._errors = spawn_zstd(args, stdin, subprocess.PIPE)
         grow_pipe(self.proc.stdout.fileno())
         return TarStream(self.proc.stdout)
 

@@ -2,36 +2,34 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Verify backup archives, and extract them safely (for restore tests and restores).
 
-:func:`scan_archive` reads an archive once through ``zstd -dc`` (hashing the members
-asked for) and :func:`manifest_problems` compares what it saw with the MANIFEST.
+:func:`backup_scan.scan_archive` reads an archive once through ``zstd -dc`` (hashing
+the members asked for) and :func:`backup_scan.manifest_problems` compares what it saw
+with the MANIFEST.
 :func:`verify_archive` runs one mode: ``structure`` (decompresses, tar readable,
 METADATA first and MANIFEST last, member list equal to the manifest), ``full`` (also
 every member's size and sha256), ``subset`` (the sha256 of the members in part ``n``
-of ``t``, see :func:`in_subset`) or ``restore_test`` (extract into a scratch
-directory, compare with the manifest, remove it). Every mode decompresses the whole
+of ``t``, see :func:`in_subset`) or ``restore_test`` (verify and extract in one
+pass over one open fd into a scratch directory, compare with the manifest, remove it). Every mode decompresses the whole
 archive (so zstd checks its frame checksum) and compares the MANIFEST's sha256 with
 the sidecar. :func:`record_verification` writes
 ``<archive>.verified.json`` atomically.
 
-:func:`extract` writes the members of chosen roots into staging paths, checking each
-file's sha256 against the manifest as it is written; call it only for archives whose
-members ``archive_safety.unsafe_members`` accepted. No AnsibleModule inside; Python
-3.8+, standard library only, ``zstd`` CLI.
+:class:`ExtractPass` is that pass, shared with restore: members go through
+``safe_extract`` (checked by ``archive_safety.Checker``, written under a directory-fd
+walk, hashed as written), then the digests are compared with the MANIFEST, whose
+sha256 is compared with the sidecar's. No AnsibleModule inside; Python 3.8+, standard
+library only, ``zstd`` CLI.
 """
 
 from __future__ import annotations
 
-import errno
-import grp
 import hashlib
-import json
 import os
-import pwd
 import re
 import stat
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import member_parts, unsafe_members
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import Checker, unsafe_members
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import (
     list_archives,
     resolve_dest_dir,
@@ -47,21 +45,26 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     load_verified,
     sha256_file,
     verified_path,
-    write_all,
     write_json_atomic,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs import TempRun
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import (
-    ArchiveReader,
-    member_kind,
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_scan import (
+    Scan,
+    manifest_problems,
+    manifest_roots,
+    scan_archive,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import (
+    Budget,
+    Extractor,
+    Refused,
+    file_mode_keep,
+    space_limit,
+)
 
 MODES = ("structure", "full", "subset", "restore_test")
 CONTENT_MODES = ("full", "restore_test")
 _SUBSET_RE = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*\Z")
-_CONTROL_LIMIT = 256 << 20
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -90,252 +93,98 @@ def in_subset(path, part, total):
     return subset_index(path, total) == part
 
 
-# --- reading an archive ------------------------------------------------------------------
-
-
-class Scan(object):
-    """What one pass over an archive saw."""
-
-    def __init__(self):
-        self.metadata = None
-        self.manifest = None
-        self.metadata_sha256 = None
-        self.manifest_sha256 = None
-        self.members = []
-        self.digests = {}
-        self.sizes = {}
-        self.problems = []
-        self.bytes_hashed = 0
-
-    def problem(self, member, text):
-        self.problems.append(dict(member=member, problem=text))
-
-
-def _read_control(stream, member, scan):
-    if member.size > _CONTROL_LIMIT:
-        raise ValueError("%s is larger than %d bytes" % (member.name, _CONTROL_LIMIT))
-    chunks = []
-    stream.read_data(lambda chunk: chunks.append(bytes(chunk)))
-    data = b"".join(chunks)
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except ValueError as exc:
-        scan.problem(member.name, "not valid JSON: %s" % exc)
-        value = None
-    return data, value if isinstance(value, dict) else None
-
-
-def _hash_member(stream, member, scan):
-    digest = hashlib.sha256()
-    count = [0]
-
-    def sink(chunk):
-        digest.update(chunk)
-        count[0] += len(chunk)
-
-    stream.read_data(sink)
-    scan.digests[member.name] = digest.hexdigest()
-    scan.sizes[member.name] = count[0]
-    scan.bytes_hashed += count[0]
-
-
-def _scan_member(stream, member, scan, position, hash_filter):
-    if position == 0:
-        if member.name != METADATA or member_kind(member.type) != "file":
-            scan.problem(member.name, "the first member must be METADATA")
-        else:
-            data, scan.metadata = _read_control(stream, member, scan)
-            scan.metadata_sha256 = hashlib.sha256(data).hexdigest()
-            return
-    if scan.manifest is not None:
-        scan.problem(member.name, "member after MANIFEST (MANIFEST must be the last member)")
-    if member.name == MANIFEST and member_kind(member.type) == "file":
-        scan.members.append(member)
-        data, scan.manifest = _read_control(stream, member, scan)
-        scan.manifest_sha256 = hashlib.sha256(data).hexdigest()
-        if scan.manifest is None:
-            scan.manifest = {}
-        return
-    scan.members.append(member)
-    if member_kind(member.type) == "file" and hash_filter(member.name):
-        _hash_member(stream, member, scan)
-
-
-def scan_archive(archive, hash_filter=lambda name: False):
-    """Read ``archive`` once; hash the regular members ``hash_filter`` accepts."""
-    scan = Scan()
-    try:
-        with ArchiveReader(archive) as stream:
-            for position, member in enumerate(stream):
-                _scan_member(stream, member, scan, position, hash_filter)
-    except ValueError as exc:
-        last = scan.members[-1].name if scan.members else None
-        scan.problem(last, "unreadable: %s" % exc)
-    if scan.metadata is None and not any(p["member"] == METADATA for p in scan.problems):
-        scan.problem(METADATA, "METADATA is missing")
-    if scan.manifest is None:
-        scan.problem(MANIFEST, "MANIFEST is missing")
-    return scan
-
-
-def manifest_roots(manifest):
-    """``{root parts: "dir"|"file"}`` of a manifest's paths, or raise ValueError."""
-    roots = {}
-    for item in manifest.get("paths") or ():
-        if not isinstance(item, dict) or item.get("kind") not in ("config", "state") \
-                or not _NAME_RE.match(str(item.get("name"))) or item.get("type") not in ("dir", "file") \
-                or not isinstance(item.get("path"), str) or not os.path.isabs(item["path"]) \
-                or item.get("root") != "%s/%s" % (item.get("kind"), item.get("name")):
-            raise ValueError("MANIFEST has a bad paths entry %r" % (item,))
-        roots[(item["kind"], item["name"])] = item["type"]
-    if not roots:
-        raise ValueError("MANIFEST lists no backed-up paths")
-    return roots
-
-
-def _compare_member(member, entry, scan):
-    kind = member_kind(member.type)
-    if entry.get("type") != kind:
-        return "is a %s, the MANIFEST says %s" % (kind, entry.get("type"))
-    if kind == "file" and entry.get("size") != member.size:
-        return "has %d bytes, the MANIFEST says %s" % (member.size, entry.get("size"))
-    if entry.get("mode") != "%04o" % member.mode:
-        return "has mode %04o, the MANIFEST says %s" % (member.mode, entry.get("mode"))
-    if kind == "symlink" and entry.get("linkname") != member.linkname:
-        return "links to %s, the MANIFEST says %s" % (member.linkname, entry.get("linkname"))
-    if member.name in scan.digests:
-        if scan.sizes[member.name] != entry.get("size"):
-            return "has %d bytes of data, the MANIFEST says %s" % (scan.sizes[member.name], entry.get("size"))
-        if scan.digests[member.name] != entry.get("sha256"):
-            return "sha256 %s differs from the MANIFEST's %s" % (scan.digests[member.name], entry.get("sha256"))
-    return None
-
-
-def manifest_problems(scan, sidecar=None):
-    """Differences between what :func:`scan_archive` saw, the MANIFEST and ``sidecar``, as problem dicts."""
-    manifest = scan.manifest
-    if not manifest:
-        return []
-    problems = []
-    if sidecar is not None and scan.manifest_sha256 != sidecar.get("manifest_sha256"):
-        problems.append(dict(member=MANIFEST, problem="sha256 %s differs from the sidecar's manifest_sha256 %s" % (
-            scan.manifest_sha256, sidecar.get("manifest_sha256"))))
-    if manifest.get("format") != FORMAT:
-        problems.append(dict(member=MANIFEST, problem="format %r is not %d" % (manifest.get("format"), FORMAT)))
-    if scan.metadata_sha256 and manifest.get("metadata_sha256") != scan.metadata_sha256:
-        problems.append(dict(member=METADATA, problem="sha256 differs from the MANIFEST's metadata_sha256"))
-    try:
-        manifest_roots(manifest)
-    except ValueError as exc:
-        problems.append(dict(member=MANIFEST, problem=str(exc)))
-    entries = manifest.get("members") if isinstance(manifest.get("members"), list) else []
-    by_name = dict((e.get("path"), e) for e in entries if isinstance(e, dict))
-    seen = set()
-    for member in scan.members:
-        if member.name == MANIFEST:
-            continue
-        seen.add(member.name)
-        entry = by_name.get(member.name)
-        text = "not in the MANIFEST" if entry is None else _compare_member(member, entry, scan)
-        if text:
-            problems.append(dict(member=member.name, problem=text))
-    names = [m.name for m in scan.members if m.name != MANIFEST]
-    problems.extend(dict(member=name, problem="listed in the MANIFEST but missing from the archive")
-                    for name in by_name if name not in seen)
-    if not problems and names != [e.get("path") for e in entries]:
-        problems.append(dict(member=MANIFEST, problem="members are not in the MANIFEST's order"))
-    return problems
-
-
 # --- extracting --------------------------------------------------------------------------
 
 
-def _owner_ids(member):
-    uid, gid = member.uid, member.gid
+def open_archive(archive, sidecar):
+    """An fd of ``archive`` (no symlink followed) whose size is the sidecar's; raises BackupError."""
     try:
-        uid = pwd.getpwnam(member.uname).pw_uid if member.uname else uid
-    except KeyError:
-        pass
-    try:
-        gid = grp.getgrnam(member.gname).gr_gid if member.gname else gid
-    except KeyError:
-        pass
-    return uid, gid
-
-
-def _write_file(stream, member, path, expected):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
-    digest = hashlib.sha256()
-    try:
-        stream.read_data(digest.update, lambda chunk: write_all(fd, chunk))
-        os.fsync(fd)
-    finally:
+        fd = os.open(archive, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise BackupError("path: cannot open archive %s: %s" % (archive, exc.strerror or exc)) from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size != sidecar.get("size"):
         os.close(fd)
-    if expected is not None and (digest.hexdigest() != expected.get("sha256") or member.size != expected.get("size")):
-        raise BackupError("path: member %s: sha256 %s differs from the MANIFEST's %s; nothing was restored"
-                          % (member.name, digest.hexdigest(), expected.get("sha256")), member=member.name)
+        raise BackupError("path: archive %s changed after its sidecar was read (%d bytes, the sidecar says %s)"
+                          % (archive, info.st_size, sidecar.get("size")), archive=archive)
+    return fd
 
 
-def _place(stream, member, path, staged_root, expected):
-    kind = member_kind(member.type)
-    if kind == "dir":
-        os.mkdir(path, 0o700)
-    elif kind == "file":
-        _write_file(stream, member, path, expected)
-    elif kind == "symlink":
-        os.symlink(member.linkname, path)
-    elif kind == "hardlink":
-        parts, _problem = member_parts(member.linkname)
-        os.link(os.path.join(staged_root, *parts[2:]), path, follow_symlinks=False)
-    else:
-        raise OSError(errno.EINVAL, "refusing to create a special file", path)
+def declared_bytes(sidecar):
+    """The data bytes the sidecar declares (None when it does not)."""
+    value = sidecar.get("data_bytes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _finish(path, member, owners):
-    if member_kind(member.type) == "hardlink":
-        return
-    if owners:
-        uid, gid = _owner_ids(member)
-        os.lchown(path, uid, gid)
-    if member_kind(member.type) != "symlink":
-        os.chmod(path, member.mode & 0o777)
-    try:
-        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
-    except (OSError, NotImplementedError, OverflowError):
-        pass
+def extraction_budget(sidecar, where, max_unpacked_bytes=None):
+    """The Budget of an extraction next to ``where``: refuses up front when the declared total is too much."""
+    limit, why = space_limit(where, max_unpacked_bytes)
+    declared = declared_bytes(sidecar)
+    if declared is not None and declared > limit:
+        raise Refused(None, "the archive declares %d bytes of data, more than the %d bytes allowed by %s"
+                      % (declared, limit, why))
+    if declared is not None:
+        return Budget(declared, "the %d bytes of data the sidecar declares" % declared)
+    return Budget(limit, why)
 
 
-def extract(archive, staging, manifest, owners=False):
-    """Write the members under each root of ``staging`` (``{root parts: staging path}``).
+class ExtractPass(object):
+    """One pass over an archive fd that verifies and extracts at once (restore and restore_test).
 
-    The staging paths must not exist. Each file's sha256 is compared with
-    ``manifest`` while it is written. Owners are set from the archive (by name,
-    else by number) when ``owners``; modes lose set-id and sticky bits. Returns the
-    member names written. Raises BackupError/OSError/ValueError; the caller removes
-    the staging paths on failure.
+    ``plan(metadata)`` returns ``{root parts: staging path}`` for the roots to write; it
+    is called when the first member after METADATA arrives. After :meth:`run`, the
+    scan holds every digest, and ``problems`` what the MANIFEST and sidecar say.
     """
-    expected = dict((e["path"], e) for e in manifest.get("members", []) if isinstance(e, dict))
-    written, dirs = [], []
-    with ArchiveReader(archive) as stream:
-        for member in stream:
-            parts, problem = member_parts(member.name)
-            root = parts[:2] if problem is None else None
-            if root not in staging:
-                continue
-            path = os.path.join(staging[root], *parts[2:]) if len(parts) > 2 else staging[root]
-            _place(stream, member, path, staging[root], expected.get(member.name))
-            written.append(member.name)
-            if member_kind(member.type) == "dir":
-                dirs.append((path, member))
-            else:
-                _finish(path, member, owners)
-    for path, member in reversed(dirs):
-        _finish(path, member, owners)
-        fsync_dir(path)
-    for root_path in staging.values():
-        if os.path.lexists(root_path):
-            fsync_dir(os.path.dirname(root_path))
-    return written
+
+    def __init__(self, fd, sidecar, plan, budget, *, owners=False, durable=True):
+        self.durable = durable
+        self.fd = fd
+        self.sidecar = sidecar
+        self.plan = plan
+        self.budget = budget
+        self.owners = owners
+        self.extractor = None
+        self.scan = None
+
+    def _place(self, stream, member):
+        if self.extractor is None:
+            self._start()
+        self.extractor.add(stream, member)
+
+    def _start(self):
+        metadata = self.scan.metadata
+        if metadata is None:
+            raise Refused(None, "METADATA is missing or unreadable, nothing can be planned")
+        try:
+            roots = manifest_roots(metadata)
+        except ValueError as exc:
+            raise Refused(METADATA, str(exc).replace("MANIFEST", "METADATA")) from exc
+        staging = self.plan(metadata)
+        self.extractor = Extractor(Checker(roots, control=(MANIFEST, METADATA)), staging, budget=self.budget,
+                                   owners=self.owners, fsync="filesystem" if self.durable else None)
+
+    def run(self):
+        """Read the archive once; return the problems (empty when everything matched)."""
+        self.scan = Scan()
+        scan_archive(self.fd, place=self._place, scan=self.scan)
+        return self._problems()
+
+    def _problems(self):
+        scan = self.scan
+        if self.extractor is None and not scan.problems and scan.metadata is not None:
+            self._start()
+        if self.extractor is not None:
+            scan.digests.update(self.extractor.digests)
+            scan.sizes.update(self.extractor.sizes)
+            scan.bytes_hashed = sum(self.extractor.sizes.values())
+        problems = scan.problems + manifest_problems(scan, self.sidecar)
+        if not problems and self.extractor is not None:
+            self.extractor.finish()
+        return problems
+
+    def close(self):
+        if self.extractor is not None:
+            self.extractor.close()
 
 
 def _tree_problems(root_path, root_name, entries):
@@ -350,7 +199,7 @@ def _tree_problems(root_path, root_name, entries):
         found.add(root_name)
     for name, entry in entries.items():
         path = root_path if name == root_name else os.path.join(root_path, name[len(root_name) + 1:])
-        text = _compare_file(path, entry)
+        text = _compare_file(path, entry, root_path, root_name)
         if text:
             problems.append(dict(member=name, problem="after extraction: " + text))
         found.discard(name)
@@ -358,15 +207,28 @@ def _tree_problems(root_path, root_name, entries):
     return problems
 
 
-def _compare_file(path, entry):
+def _compare_file(path, entry, root_path=None, root_name=None):
     try:
         info = os.lstat(path)
     except OSError as exc:
         return "missing (%s)" % (exc.strerror or exc)
     kind = "dir" if stat.S_ISDIR(info.st_mode) else "symlink" if stat.S_ISLNK(info.st_mode) else "file"
-    if kind != entry.get("type"):
-        return "is a %s, the MANIFEST says %s" % (kind, entry.get("type"))
-    if kind != "symlink" and "%04o" % stat.S_IMODE(info.st_mode) != entry.get("mode"):
+    wanted = entry.get("type")
+    if wanted == "hardlink" and kind == "file" and root_path is not None:
+        target = entry.get("linkname") or ""
+        if not target.startswith(root_name + "/"):
+            return "hard link to %s outside %s" % (target, root_name)
+        try:
+            other = os.lstat(os.path.join(root_path, target[len(root_name) + 1:]))
+        except OSError as exc:
+            return "hard link target %s missing (%s)" % (target, exc.strerror or exc)
+        if (other.st_dev, other.st_ino) != (info.st_dev, info.st_ino):
+            return "is a separate file, the MANIFEST says a hard link to %s" % target
+        return None
+    if kind != wanted:
+        return "is a %s, the MANIFEST says %s" % (kind, wanted)
+    expected_mode = _restored_mode(kind, entry.get("mode"))
+    if kind != "symlink" and "%04o" % stat.S_IMODE(info.st_mode) != expected_mode:
         return "has mode %04o, the MANIFEST says %s" % (stat.S_IMODE(info.st_mode), entry.get("mode"))
     if kind == "file":
         digest, size = sha256_file(path)
@@ -378,27 +240,52 @@ def _compare_file(path, entry):
     return None
 
 
-def restore_test(archive, scan, scratch_parent):
-    """Extract every root into a scratch directory, compare with the manifest, remove it.
+def _restored_mode(kind, mode):
+    """The mode restore gives a member the MANIFEST lists with ``mode`` (set-id bits of files dropped)."""
+    try:
+        value = int(mode, 8)
+    except (TypeError, ValueError):
+        return mode
+    return "%04o" % (file_mode_keep(value) if kind == "file" else value)
 
-    The scratch directory is a temporary file of a run (``.fleetops-tmp-<id>.restore-test``
+
+def restore_test(fd, sidecar, scratch_parent, max_unpacked_bytes=None):
+    """Extract every root into a scratch directory in the verifying pass, compare, remove it.
+
+    ``fd`` is the archive, open once: the same bytes are verified and extracted. The
+    scratch directory is a temporary file of a run (``.fleetops-tmp-<id>.restore-test``
     in ``scratch_parent``), so one left by a killed run is found as a leftover.
+    Returns ``(scan, problems)``.
     """
-    roots = manifest_roots(scan.manifest)
     with TempRun(scratch_parent, "restore-test") as run:
         scratch = run.path("restore-test")
         os.mkdir(scratch, 0o700)
-        staging = dict((root, os.path.join(scratch, *root)) for root in roots)
-        for kind in set(root[0] for root in roots):
-            os.mkdir(os.path.join(scratch, kind), 0o700)
-        extract(archive, staging, scan.manifest)
-        problems = []
-        entries = [e for e in scan.manifest.get("members", []) if isinstance(e, dict)]
-        for root in roots:
+        planned = {}
+
+        def plan(metadata):
+            roots = manifest_roots(metadata)
+            for kind in set(root[0] for root in roots):
+                os.mkdir(os.path.join(scratch, kind), 0o700)
+            planned.update((root, os.path.join(scratch, *root)) for root in roots)
+            return dict(planned)
+
+        extract = ExtractPass(fd, sidecar, plan, extraction_budget(sidecar, scratch_parent, max_unpacked_bytes),
+                              durable=False)
+        try:
+            problems = extract.run()
+        except Refused as exc:
+            return extract.scan, [dict(member=exc.member, problem="unsafe member: " + exc.reason
+                                       if exc.member else exc.reason)]
+        finally:
+            extract.close()
+        if problems:
+            return extract.scan, problems
+        entries = [e for e in extract.scan.manifest.get("members", []) if isinstance(e, dict)]
+        for root, path in sorted(planned.items()):
             name = "/".join(root)
             mine = dict((e["path"], e) for e in entries if e["path"] == name or e["path"].startswith(name + "/"))
-            problems.extend(_tree_problems(staging[root], name, mine))
-        return problems
+            problems.extend(_tree_problems(path, name, mine))
+        return extract.scan, problems
 
 
 # --- one verification -----------------------------------------------------------------
@@ -413,7 +300,25 @@ def _hash_filter(mode, subset):
     return lambda name: False
 
 
-def verify_archive(archive, mode="full", subset=None, scratch_parent=None):
+def _restore_test_problems(archive, sidecar, scratch_parent, max_unpacked_bytes):
+    try:
+        fd = open_archive(archive, sidecar)
+    except BackupError as exc:
+        return Scan(), [dict(member=None, problem=exc.msg)]
+    try:
+        scan, problems = restore_test(fd, sidecar, scratch_parent, max_unpacked_bytes)
+    except Refused as exc:
+        scan, problems = Scan(), [dict(member=exc.member, problem=exc.reason)]
+    except (BackupError, OSError, ValueError) as exc:
+        scan, problems = Scan(), [dict(member=getattr(exc, "result", {}).get("member"), problem=str(exc))]
+    finally:
+        os.close(fd)
+    if not problems:
+        problems = _safety_problems(scan)
+    return scan, problems
+
+
+def verify_archive(archive, mode="full", subset=None, scratch_parent=None, max_unpacked_bytes=None):
     """Verify ``archive`` in ``mode``; return the per-archive result (never raises for bad content)."""
     clock = time.monotonic()
     result = dict(archive=archive, mode=mode, subset="%d/%d" % subset if subset else None, ok=False,
@@ -422,15 +327,11 @@ def verify_archive(archive, mode="full", subset=None, scratch_parent=None):
     if sidecar is None:
         result["problems"].append(dict(member=None, problem="incomplete archive: %s" % reason))
         return _done(result, clock)
-    scan = scan_archive(archive, _hash_filter(mode, subset))
-    problems = scan.problems + manifest_problems(scan, sidecar)
-    if not problems and mode == "restore_test":
-        problems = _safety_problems(scan)
-        if not problems:
-            try:
-                problems = restore_test(archive, scan, scratch_parent)
-            except (BackupError, OSError, ValueError) as exc:
-                problems = [dict(member=getattr(exc, "result", {}).get("member"), problem=str(exc))]
+    if mode == "restore_test":
+        scan, problems = _restore_test_problems(archive, sidecar, scratch_parent, max_unpacked_bytes)
+    else:
+        scan = scan_archive(archive, _hash_filter(mode, subset))
+        problems = scan.problems + manifest_problems(scan, sidecar)
     result["problems"].extend(problems)
     result["members"] = len([m for m in scan.members if m.name != MANIFEST])
     result["checked_members"] = len(scan.digests) if mode != "restore_test" else result["members"]

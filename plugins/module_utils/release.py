@@ -18,25 +18,37 @@ tool, or one made by hand) is unpacked again. Slot links are switched by making 
 new symlink under a temporary name and renaming it over the old one.
 
 Decisions are pure functions over plain data (:func:`validate_version`,
-:func:`version_key`, :func:`unsafe_members`, :func:`plan_release`,
-:func:`prunable_releases`); :func:`observe` only reads the host and
-:func:`apply_plan` acts. No AnsibleModule inside. This file runs on managed hosts,
+:func:`version_key`, :func:`plan_release`, :func:`prunable_releases`; which members
+may be unpacked is ``archive_safety.Checker``, shared with restore, through
+:func:`release_checker`); :func:`observe` only reads the host and :func:`apply_plan`
+acts. Unpacking is the shared ``safe_extract`` path: the artifact is opened once,
+hashed as it is decompressed and unpacked in the same pass. No AnsibleModule inside. This file runs on managed hosts,
 so it stays compatible with Python 3.8 and uses the standard library only.
 """
 
 from __future__ import annotations
 
+import bz2
 import errno
+import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import re
 import shutil
 import stat
-import tarfile
 import zlib
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import Checker
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import TarStream
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import (
+    Budget,
+    Extractor,
+    Refused,
+    space_limit,
+)
 
 MARKER = ".fleetops-release"
 LINK_PREFIX = "current-"
@@ -450,104 +462,78 @@ def prunable_releases(releases, keep, protected=()):
     return sort_versions(prune)
 
 
-# --- archive safety ----------------------------------------------------------------
+# --- reading an artifact ------------------------------------------------------------
 
 
-def _member_parts(name):
-    """``(parts, problem)`` of a member path relative to the archive root."""
-    if name.startswith("/"):
-        return None, "absolute path"
-    parts = tuple(part for part in name.split("/") if part not in ("", "."))
-    if ".." in parts:
-        return None, "path contains '..'"
-    return parts, None
+class _HashingReader(object):
+    """The artifact's bytes, hashed as the decompressor reads them (one pass, one fd)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size=-1):
+        data = self.handle.read(size if size is not None and size >= 0 else _CHUNK)
+        self.digest.update(data)
+        return data
+
+    def readinto(self, buf):
+        count = self.handle.readinto(buf)
+        if count:
+            self.digest.update(memoryview(buf)[:count])
+        return count
+
+    def drain(self):
+        while self.read(_CHUNK):
+            pass
+        return self.digest.hexdigest()
+
+    @staticmethod
+    def readable():
+        return True
 
 
-def _symlink_problem(parts, target):
-    if not target:
-        return "symbolic link with an empty target"
-    if target.startswith("/"):
-        return "symbolic link to absolute path %s" % target
-    resolved = list(parts[:-1])
-    for part in target.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not resolved:
-                return "symbolic link to %s escapes the release directory" % target
-            resolved.pop()
-        else:
-            resolved.append(part)
-    return None
+def _decompressed(raw):
+    """A file object of the tar stream in ``raw``: gzip, bzip2, xz or plain tar, by magic number."""
+    magic = raw.handle.peek(6)[:6] if hasattr(raw.handle, "peek") else b""
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if magic[:3] == b"BZh":
+        return bz2.BZ2File(raw, "rb")
+    if magic[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(raw, "rb")
+    return raw
 
 
-def _member_problem(member, parts, seen, symlinks):
-    if not parts:
-        return None if member.isdir() else "the archive root entry is not a directory"
-    if parts == (MARKER,):
-        return "%s is reserved for the release marker" % MARKER
-    for index in range(1, len(parts)):
-        parent = parts[:index]
-        if parent in symlinks:
-            return "path goes through symbolic link %s" % "/".join(parent)
-        if seen.get(parent, "dir") != "dir":
-            return "parent %s is not a directory" % "/".join(parent)
-    if parts in seen and not (member.isdir() and seen[parts] == "dir"):
-        return "duplicate member (the path is already in the archive)"
-    if member.isdir() or member.isreg():
-        return None
-    if member.issym():
-        return _symlink_problem(parts, member.linkname)
-    if member.islnk():
-        target, problem = _member_parts(member.linkname)
-        if problem:
-            return "hard link to %s outside the release directory" % member.linkname
-        if seen.get(target) != "file":
-            return ("hard link to %s, which is not a regular file earlier in the archive"
-                    % member.linkname)
-        return None
-    if member.ischr() or member.isblk():
-        return "device node"
-    if member.isfifo():
-        return "FIFO"
-    return "unsupported member type %r" % member.type
+def release_checker():
+    """The member rules of a release artifact (``archive_safety.Checker`` over the whole archive)."""
+    return Checker({(): "dir"}, reserved={MARKER: "the release marker"}, label="the release directory",
+                   repeat_dirs=True, implied_parents=True)
 
 
-def _kind(member):
-    if member.isdir():
-        return "dir"
-    if member.issym():
-        return "symlink"
-    return "file"
+def _stream_release(handle, dest, checksum, limit):
+    """Check (and unless ``dest`` is None write into it) every member; return the artifact's sha256.
 
-
-def unsafe_members(tar):
-    """Members that must not be unpacked, as ``[(name, reason), ...]`` in archive order.
-
-    ``tar`` is a ``tarfile.TarFile`` or a list of ``TarInfo``. Refused: absolute
-    paths, paths with ``..``, paths through a symbolic link or a non-directory of
-    the archive, duplicate paths, the marker name at the root, symbolic links that
-    are absolute or lead out of the release directory, hard links to anything but
-    a regular file earlier in the archive, device nodes, FIFOs and other special
-    types. An empty list means the archive is safe to unpack with
-    :func:`extract_members`.
+    A checksum mismatch wins over anything the content says: an artifact that is not
+    the one asked for is reported as such, whatever it holds.
     """
-    members = tar.getmembers() if hasattr(tar, "getmembers") else list(tar)
-    problems = []
-    seen = {}
-    symlinks = set()
-    for member in members:
-        parts, problem = _member_parts(member.name)
-        if problem is None:
-            problem = _member_problem(member, parts, seen, symlinks)
-        if problem:
-            problems.append((member.name, problem))
-            continue
-        if parts:
-            seen[parts] = _kind(member)
-            if member.issym():
-                symlinks.add(parts)
-    return problems
+    raw = _HashingReader(handle)
+    extractor = Extractor(release_checker(), {(): dest} if dest else {(): "/"}, file_mode=_file_mode,
+                          dir_mode=_dir_mode, exists=True, dry=dest is None, budget=Budget(*limit))
+    try:
+        stream = TarStream(_decompressed(raw))
+        for member in stream:
+            extractor.add(stream, member)
+        computed = raw.drain()
+        if computed == checksum:
+            extractor.finish()
+    except (ValueError, EOFError, OSError, zlib.error, lzma.LZMAError):
+        computed = raw.drain()
+        if computed == checksum:
+            raise
+    finally:
+        extractor.close()
+    return computed
 
 
 # --- writing -----------------------------------------------------------------------
@@ -573,13 +559,6 @@ def _write_new_file(path, data, mode):
     os.chmod(path, mode)
 
 
-def _set_mtime(path, mtime):
-    try:
-        os.utime(path, (mtime, mtime))
-    except (OSError, OverflowError, ValueError, TypeError):
-        pass
-
-
 def _file_mode(mode):
     # No set-id or sticky bits, no group/other write; the owner can always read and write.
     return (mode & 0o755) | 0o600
@@ -587,63 +566,6 @@ def _file_mode(mode):
 
 def _dir_mode(mode):
     return (mode & 0o755) | 0o700
-
-
-def _ensure_parents(dest, parts):
-    path = dest
-    for part in parts:
-        path = os.path.join(path, part)
-        try:
-            os.mkdir(path, 0o755)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                raise OSError(errno.ENOTDIR, "not a directory", path) from None
-        else:
-            os.chmod(path, 0o755)
-
-
-def extract_members(tar, members, dest):
-    """Unpack ``members`` of ``tar`` into the existing directory ``dest``.
-
-    Call only with members :func:`unsafe_members` accepted. Files are created
-    exclusively without following symlinks, written, fsynced and given the
-    member's mode without set-id, sticky and group/other write bits; owners are
-    not restored (files belong to the user running this). Directories get their
-    modes last, then every directory is fsynced.
-    """
-    directories = []
-    for member in members:
-        parts, _problem = _member_parts(member.name)
-        if not parts:
-            continue
-        path = os.path.join(dest, *parts)
-        _ensure_parents(dest, parts[:-1])
-        if member.isdir():
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                if not stat.S_ISDIR(os.lstat(path).st_mode):
-                    raise OSError(errno.ENOTDIR, "not a directory", path) from None
-            directories.append((path, member))
-        elif member.isreg():
-            source = tar.extractfile(member)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
-                shutil.copyfileobj(source, handle, _CHUNK)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(path, _file_mode(member.mode))
-            _set_mtime(path, member.mtime)
-        elif member.issym():
-            os.symlink(member.linkname, path)
-        elif member.islnk():
-            target, _problem = _member_parts(member.linkname)
-            os.link(os.path.join(dest, *target), path, follow_symlinks=False)
-    for path, member in reversed(directories):
-        os.chmod(path, _dir_mode(member.mode))
-        _set_mtime(path, member.mtime)
-    for directory, _dirs, _files in os.walk(dest, topdown=False):
-        fsync_dir(directory)
 
 
 def _remove_path(path):
@@ -665,57 +587,70 @@ def _move_aside(path, version):
     raise OSError(errno.EEXIST, "no free temporary name", parent)
 
 
-def install_release(artifact, checksum, release_dir, replace=False, check_mode=False):
-    """Verify ``artifact`` and unpack it as ``release_dir``; return its sha256.
+def install_release(artifact, checksum, release_dir, *, replace=False, check_mode=False, max_unpacked_bytes=None):
+    """Verify ``artifact`` and unpack it as ``release_dir`` in one pass; return its sha256.
 
-    The file is hashed and then read as a tar archive through the same open file.
-    A checksum mismatch or an unsafe member raises ReleaseError before anything is
-    written. In check mode that is all. Otherwise the members go into
-    ``releases/.tmp-<version>-<hex>``, which is fsynced, gets the marker (the
-    checksum), is fsynced again and renamed to ``release_dir``; an incomplete
-    directory in the way (``replace``) is renamed aside just before and removed
-    after. On a failure the temporary directory is removed and the old state kept.
+    The artifact is opened once; its bytes are hashed as they are decompressed and
+    every member goes through ``safe_extract`` (checked, then written under a
+    directory-fd walk) into ``releases/.tmp-<version>-<hex>``. Only when the whole
+    artifact's sha256 equals ``checksum`` and every link stays inside does that
+    directory get its marker, and is fsynced and renamed to ``release_dir``; an
+    incomplete directory in the way (``replace``) is renamed aside just before and
+    removed after. In check mode the same pass runs without writing. On any failure
+    the temporary directory is removed and the old state kept.
     """
     try:
         handle = open(artifact, "rb")
     except OSError as exc:
         raise ReleaseError("artifact: cannot read %s: %s" % (artifact, exc.strerror or exc)) from exc
+    where = os.path.dirname(release_dir)
+    while not os.path.isdir(where):
+        where = os.path.dirname(where)
+    limit = space_limit(where, max_unpacked_bytes)
     with handle:
-        computed = _sha256_handle(handle)
-        if computed != checksum:
-            raise ReleaseError(
-                "checksum: %s has sha256 %s, expected %s (checksum=%s); nothing was unpacked"
-                % (artifact, computed, checksum, checksum),
-                expected_checksum=checksum, computed_checksum=computed,
-            )
-        handle.seek(0)
-        try:
-            with tarfile.open(fileobj=handle, mode="r:*") as tar:
-                members = tar.getmembers()
-                problems = unsafe_members(members)
-                if problems:
-                    raise ReleaseError(
-                        "artifact: %s has unsafe members, nothing was unpacked: %s"
-                        % (artifact, "; ".join("%s (%s)" % item for item in problems)),
-                        unsafe_members=[dict(name=name, reason=reason) for name, reason in problems],
-                    )
-                if not check_mode:
-                    _unpack(tar, members, release_dir, checksum, replace)
-        except (tarfile.TarError, EOFError, zlib.error) as exc:
-            raise ReleaseError(
-                "artifact: %s is not a readable tar archive: %s; nothing was unpacked"
-                % (artifact, exc)
-            ) from exc
-    return computed
+        if check_mode:
+            _unpack_checked(artifact, handle, None, checksum, limit)
+        else:
+            _unpack(artifact, handle, release_dir, checksum, (replace, limit))
+    return checksum
 
 
-def _unpack(tar, members, release_dir, checksum, replace):
+def _unpack_checked(artifact, handle, dest, checksum, limit):
+    try:
+        computed = _stream_release(handle, dest, checksum, limit)
+    except Refused as exc:
+        raise ReleaseError(
+            "artifact: %s has unsafe members, nothing was unpacked: %s" % (artifact, exc),
+            unsafe_members=[dict(name=exc.member, reason=exc.reason)] if exc.member else [],
+        ) from exc
+    except (ValueError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, (EOFError, gzip.BadGzipFile)):
+            raise
+        raise ReleaseError(
+            "artifact: %s is not a readable tar archive: %s; nothing was unpacked" % (artifact, exc)
+        ) from exc
+    if computed != checksum:
+        raise ReleaseError(
+            "checksum: %s has sha256 %s, expected %s (checksum=%s); nothing was unpacked"
+            % (artifact, computed, checksum, checksum),
+            expected_checksum=checksum, computed_checksum=computed,
+        )
+
+
+def _unpack(artifact, handle, release_dir, checksum, options):
+    replace, limit = options
     releases_dir, version = os.path.split(release_dir)
+    made = _missing_dirs(releases_dir)
+    if made:
+        # Nothing of this service is on disk yet: prove the artifact good before the first
+        # directory appears (the writing pass below verifies every byte again).
+        _unpack_checked(artifact, handle, None, checksum, limit)
+        handle.seek(0)
     os.makedirs(releases_dir, mode=0o755, exist_ok=True)
     tmp = _make_temp_dir(releases_dir, ".tmp-%s-" % version)
     aside = None
     try:
-        extract_members(tar, members, tmp)
+        _unpack_checked(artifact, handle, tmp, checksum, limit)
         _write_new_file(os.path.join(tmp, MARKER), (checksum + "\n").encode("ascii"), 0o644)
         os.chmod(tmp, 0o755)
         fsync_dir(tmp)
@@ -727,9 +662,23 @@ def _unpack(tar, members, release_dir, checksum, replace):
         shutil.rmtree(tmp, ignore_errors=True)
         if aside and not os.path.lexists(release_dir):
             os.rename(aside, release_dir)
+        for path in made:
+            try:
+                os.rmdir(path)
+            except OSError:
+                break
         raise
     if aside:
         shutil.rmtree(aside)
+
+
+def _missing_dirs(path):
+    """The directories ``os.makedirs(path)`` would create, deepest first."""
+    missing = []
+    while not os.path.lexists(path) and path != os.path.dirname(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
 
 
 def remove_release(release_dir):
@@ -791,6 +740,7 @@ def apply_plan(actions, check_mode=False):
                 outcome["checksum"] = install_release(
                     action["artifact"], action["checksum"], action["release_dir"],
                     replace=action["replace"], check_mode=check_mode,
+                    max_unpacked_bytes=action.get("max_unpacked_bytes"),
                 )
             except OSError as exc:
                 raise ReleaseError(

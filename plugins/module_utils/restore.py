@@ -2,18 +2,22 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restore a backup archive onto a host, so that a failed restore changes nothing.
 
-Order: the whole archive is decompressed (zstd checks its frame checksum), every
-member is compared with the MANIFEST (sizes and sha256) and the MANIFEST with the
-sha256 in its sidecar, every member is checked by
-``archive_safety.unsafe_members`` -- all before anything is written. Then, unless
-disabled, a safety backup of the current paths is taken (kind ``pre-restore``, with
-the same backup code). Each restored path is extracted into a staging path next to
-it (``.<name>.fleetops-staged-<hex>``; each file's sha256 is checked as it is
-written), then swapped in: the live path is renamed aside
-(``.<name>.fleetops-old-<hex>``), the staged one renamed in, and when every path is
-swapped the old ones are removed. On any failure the swaps done so far are undone.
-A restore killed halfway leaves those names behind; the next restore puts an aside
-path back when its live path is missing and removes the rest.
+Check mode (which the role runs before the host leaves the pool) reads the whole
+archive, compares every member with the MANIFEST and the MANIFEST with its sidecar,
+refuses unsafe members (``archive_safety``), plans the targets -- only paths in
+``allowed_paths``, normalised, under ``dest_root``, none inside another, no name too
+long -- and checks the declared size against the free space.
+
+A real restore opens the archive once and reads it once (``backup_verify.ExtractPass``):
+METADATA plans the targets, each restored path is extracted by ``safe_extract`` into
+a staging path next to it (``.<name>.fleetops-staged-<hex>``), every file hashed as
+it is written; at the end the digests are compared with the MANIFEST and the
+MANIFEST with the sidecar. Only then, unless disabled, a safety backup of the current
+paths is taken (kind ``pre-restore``) and the staged paths are swapped in: the live
+path is renamed aside (``.<name>.fleetops-old-<hex>``), the staged one renamed in,
+and when every path is swapped the old ones are removed. On any failure the swaps
+done so far are undone. A restore killed halfway leaves those names behind; the next
+restore puts an aside path back when its live path is missing and removes the rest.
 
 The service must be stopped while its state is restored (the playbook does that).
 No AnsibleModule inside; Python 3.8+, standard library only, ``zstd`` CLI.
@@ -38,15 +42,23 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     load_sidecar,
     remove_path,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify import (
-    extract,
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_scan import (
+    Scan,
     manifest_problems,
     manifest_roots,
     scan_archive,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify import (
+    ExtractPass,
+    extraction_budget,
+    open_archive,
+)
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import Refused
 
 WHAT = ("config", "state", "both")
+NAME_MAX = 255
+PATH_MAX = 4096
 _LEFTOVER_RE = r"\.%s\.fleetops-(staged|old|failed)-[0-9a-f]{8}\Z"
 
 
@@ -64,11 +76,36 @@ def validate_restore(params):
     safety_dest_dir = params.get("safety_dest_dir")
     return dict(
         path=os.path.normpath(path), what=what,
+        allowed_paths=validate_allowed_paths(params.get("allowed_paths")),
+        max_unpacked_bytes=validate_max_bytes(params.get("max_unpacked_bytes")),
         safety_backup=params.get("safety_backup") is not False,
         safety_dest_dir=validate_abs_dir(safety_dest_dir, "safety_dest_dir") if safety_dest_dir else None,
         dest_root=validate_abs_dir(dest_root, "dest_root") if dest_root else None,
         release=params.get("release"),
     )
+
+
+def validate_allowed_paths(paths, option="allowed_paths"):
+    """Normalised absolute paths (None: no allow-list); raises BackupError naming the entry."""
+    if paths is None:
+        return None
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, (list, tuple)):
+        raise BackupError("%s: %r must be a list of absolute paths" % (option, paths))
+    normal = []
+    for index, entry in enumerate(paths):
+        path = entry.get("path") if isinstance(entry, dict) else entry
+        if not isinstance(path, str) or not os.path.isabs(path) or os.path.normpath(path) != (path.rstrip("/") or "/"):
+            raise BackupError("%s[%d]: %r must be a normalised absolute path" % (option, index, path))
+        normal.append(os.path.normpath(path))
+    return normal
+
+
+def validate_max_bytes(value, option="max_unpacked_bytes"):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BackupError("%s: %r must be a whole number of bytes, 1 or more" % (option, value))
+    return value
 
 
 # --- checking the archive ---------------------------------------------------------------
@@ -99,18 +136,55 @@ def verified_scan(archive):
     return sidecar, scan
 
 
-def plan_targets(scan, what, dest_root=None):
-    """The roots to restore: ``[{"root", "path", "kind", "name", "type", "target"}]``."""
+def _name_problem(path):
+    for part in path.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            return "a name longer than %d bytes (%s...)" % (NAME_MAX, part[:40])
+    if len(path.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        return "a path of %d bytes or more" % PATH_MAX
+    return None
+
+
+def plan_targets(scan, what, dest_root=None, allowed=None):
+    """The roots to restore: ``[{"root", "path", "kind", "name", "type", "target"}]``.
+
+    Every problem a path can have is found here, before anything is written (and in
+    check mode, which the role runs before the host leaves the pool): a target the
+    allow-list does not hold, one that is not a normalised absolute path, that leaves
+    ``dest_root``, that is named twice or lies inside another, or whose name (or a
+    member's under it, or the staging name next to it) is too long.
+    """
+    manifest = scan.manifest if isinstance(scan, Scan) else scan
     kinds = ("config", "state") if what == "both" else (what,)
     targets = []
-    for item in scan.manifest["paths"]:
+    for item in manifest["paths"]:
         if item["kind"] not in kinds:
             continue
-        target = item["path"] if dest_root is None else os.path.join(dest_root, item["path"].lstrip("/"))
-        targets.append(dict(item, root=(item["kind"], item["name"]), target=os.path.normpath(target)))
+        path = item["path"]
+        if not os.path.isabs(path) or os.path.normpath(path) != path:
+            raise BackupError("path: the archive names the target %r for %s, which is not a normalised "
+                              "absolute path; nothing was restored" % (path, item["root"]))
+        if allowed is not None and path not in allowed:
+            raise BackupError("path: the archive names the target %s for %s, which is not one of the paths "
+                              "restore may write (allowed_paths: %s); nothing was restored"
+                              % (path, item["root"], ", ".join(allowed) or "none"))
+        target = path if dest_root is None else os.path.normpath(os.path.join(dest_root, path.lstrip("/")))
+        if dest_root is not None and os.path.commonpath([dest_root, target]) != dest_root:
+            raise BackupError("path: the target %s of %s leaves dest_root %s; nothing was restored"
+                              % (target, item["root"], dest_root))
+        targets.append(dict(item, root=(item["kind"], item["name"]), target=target))
     if not targets:
         raise BackupError("what: archive has no %s paths (it holds: %s)" % (
-            " or ".join(kinds), ", ".join("%s %s" % (i["kind"], i["path"]) for i in scan.manifest["paths"])))
+            " or ".join(kinds), ", ".join("%s %s" % (i["kind"], i["path"]) for i in manifest["paths"])))
+    for index, item in enumerate(targets):
+        for other in targets[:index]:
+            if os.path.commonpath([item["target"], other["target"]]) in (item["target"], other["target"]):
+                raise BackupError("path: the targets %s (%s) and %s (%s) are the same or one holds the other; "
+                                  "nothing was restored" % (other["target"], "/".join(other["root"]),
+                                                            item["target"], "/".join(item["root"])))
+        problem = _name_problem(_sibling(item["target"], "staged"))
+        if problem:
+            raise BackupError("path: the target %s has %s; nothing was restored" % (item["target"], problem))
     for item in targets:
         if os.path.islink(item["target"]):
             raise BackupError("path: restore target %s is a symbolic link; refusing to replace it" % item["target"])
@@ -118,6 +192,20 @@ def plan_targets(scan, what, dest_root=None):
             raise BackupError("path: restore target %s is not a %s as in the archive; refusing to replace it"
                               % (item["target"], "directory" if item["type"] == "dir" else "file"))
     return targets
+
+
+def member_name_problems(scan, targets):
+    """``[(member, problem)]`` for members whose restored path would be too long."""
+    problems = []
+    for item in targets:
+        prefix = "%s/%s" % item["root"]
+        staged = _sibling(item["target"], "staged")
+        for member in scan.members:
+            if member.name.startswith(prefix + "/"):
+                problem = _name_problem(staged + member.name[len(prefix):])
+                if problem:
+                    problems.append((member.name, problem))
+    return problems
 
 
 def _files_of(scan, targets):
@@ -210,53 +298,115 @@ def _swap_in(pairs):
     return [aside for _target, aside in swapped if aside]
 
 
-def apply_restore(archive, scan, targets):
-    """Extract into staging paths next to the targets and swap them in; return the files restored."""
-    staging = {}
+def _space_check(request, sidecar, targets):
+    """Refuse before anything is written when the declared data does not fit (raises BackupError)."""
+    where = os.path.dirname(targets[0]["target"])
+    while not os.path.isdir(where):
+        where = os.path.dirname(where)
     try:
+        return extraction_budget(sidecar, where, request["max_unpacked_bytes"])
+    except Refused as exc:
+        raise BackupError("path: archive %s: %s; nothing was restored" % (request["path"], exc.reason),
+                          archive=request["path"]) from exc
+
+
+def _extract_verified(request, sidecar, fd, budget):
+    """One pass over ``fd``: plan from METADATA, extract to staging while hashing, check everything.
+
+    Returns ``(targets, staging, scan, dropped)``; on any problem the staging paths are
+    removed and BackupError raised (nothing live was touched).
+    """
+    archive = request["path"]
+    state = dict(targets=None, staging={})
+
+    def plan(metadata):
+        targets = plan_targets(metadata, request["what"], request["dest_root"], request["allowed_paths"])
+        state["recovered"] = recover_leftovers(targets)
         for item in targets:
             os.makedirs(os.path.dirname(item["target"]), mode=0o755, exist_ok=True)
-            staging[item["root"]] = _sibling(item["target"], "staged")
-        extract(archive, staging, scan.manifest, owners=os.geteuid() == 0)
-        asides = _swap_in([(item["target"], staging[item["root"]]) for item in targets])
+            state["staging"][item["root"]] = _sibling(item["target"], "staged")
+        state["targets"] = targets
+        return dict(state["staging"])
+
+    extract = ExtractPass(fd, sidecar, plan, budget, owners=os.geteuid() == 0)
+    try:
+        try:
+            problems = extract.run()
+        except Refused as exc:
+            problems = None
+            raise BackupError(
+                "path: archive %s has unsafe members, nothing was restored: %s" % (archive, exc),
+                archive=archive, unsafe_members=[dict(name=exc.member, reason=exc.reason)]) from exc
+        finally:
+            extract.close()
+        if problems:
+            raise BackupError("path: archive %s is damaged, nothing was restored: %s" % (
+                archive, "; ".join("%s: %s" % (p["member"], p["problem"]) if p["member"] else p["problem"]
+                                   for p in problems[:5])), archive=archive, problems=problems)
     except BaseException:
-        for path in staging.values():
+        for path in state["staging"].values():
             remove_path(path)
         raise
-    for aside in asides:
-        remove_path(aside)
-        fsync_dir(os.path.dirname(aside))
-    return _files_of(scan, targets)
+    return state, extract.scan, extract.extractor.dropped_bits
 
 
 def restore(request, check_mode=False):
     """Verify, back up the current state, restore; return the result dict."""
     clock = time.monotonic()
     archive = request["path"]
-    sidecar, scan = verified_scan(archive)
-    targets = plan_targets(scan, request["what"], request["dest_root"])
-    result = dict(
-        changed=True, archive=archive, what=request["what"], metadata=sidecar["metadata"],
-        targets=[t["target"] for t in targets], files=_files_of(scan, targets), safety_backup=None,
-        recovered=[],
-    )
     if check_mode:
+        sidecar, scan = verified_scan(archive)
+        targets = plan_targets(scan, request["what"], request["dest_root"], request["allowed_paths"])
+        long_names = member_name_problems(scan, targets)
+        if long_names:
+            raise BackupError("path: archive %s has members whose restored path is too long, nothing was "
+                              "restored: %s" % (archive, "; ".join("%s (%s)" % p for p in long_names[:5])))
+        _space_check(request, sidecar, targets)
+        result = _result(request, sidecar, scan, targets)
         result["safety_backup_planned"] = request["safety_backup"] and any(
             os.path.lexists(t["target"]) for t in targets)
         return result
+    sidecar, reason = load_sidecar(archive)
+    if sidecar is None:
+        raise BackupError("path: %s is incomplete, nothing was restored: %s" % (archive, reason), archive=archive)
+    fd = open_archive(archive, sidecar)
     try:
-        result["recovered"] = recover_leftovers(targets)
-    except OSError as exc:
-        raise BackupError("path: cannot clean up after an earlier restore: %s" % exc) from exc
-    safety = _safety_backup(request, sidecar, targets)
-    result["safety_backup"] = safety["archive"] if safety else None
+        budget = _space_check(request, sidecar, plan_targets(
+            sidecar["metadata"], request["what"], request["dest_root"], request["allowed_paths"]))
+        try:
+            state, scan, dropped = _extract_verified(request, sidecar, fd, budget)
+        except OSError as exc:
+            raise BackupError("path: restoring %s failed, the previous state is in place: %s" % (archive, exc)) \
+                from exc
+    finally:
+        os.close(fd)
+    targets, staging = state["targets"], state["staging"]
+    result = _result(request, sidecar, scan, targets)
+    result.update(dropped_mode_bits=dropped, recovered=state.get("recovered", []))
     try:
-        result["files"] = apply_restore(archive, scan, targets)
-    except BackupError as exc:
-        exc.result.setdefault("safety_backup", result["safety_backup"])
+        safety = _safety_backup(request, sidecar, targets)
+        result["safety_backup"] = safety["archive"] if safety else None
+        asides = _swap_in([(item["target"], staging[item["root"]]) for item in targets])
+    except BaseException as exc:
+        for path in staging.values():
+            remove_path(path)
+        if isinstance(exc, BackupError):
+            exc.result.setdefault("safety_backup", result["safety_backup"])
+            raise
+        if isinstance(exc, (OSError, ValueError)):
+            raise BackupError("path: restoring %s failed, the previous state is in place: %s" % (archive, exc),
+                              safety_backup=result["safety_backup"]) from exc
         raise
-    except (OSError, ValueError) as exc:
-        raise BackupError("path: restoring %s failed, the previous state is in place: %s" % (archive, exc),
-                          safety_backup=result["safety_backup"]) from exc
+    for aside in asides:
+        remove_path(aside)
+        fsync_dir(os.path.dirname(aside))
     result["duration"] = round(time.monotonic() - clock, 3)
     return result
+
+
+def _result(request, sidecar, scan, targets):
+    return dict(
+        changed=True, archive=request["path"], what=request["what"], metadata=sidecar["metadata"],
+        targets=[t["target"] for t in targets], files=_files_of(scan, targets), safety_backup=None,
+        recovered=[], dropped_mode_bits=[],
+    )

@@ -59,7 +59,25 @@ Safety rules (both modes)
   one at the same time or newer is kept for inspection; if no backup succeeded,
   nothing is deleted.
 * Hence, if any archive exists, at least one is kept.
-* A policy whose three counts are all 0 is refused (restic refuses an empty policy too).
+* A policy whose three counts are all 0 is refused. (restic 0.14 does not refuse it:
+  ``forget`` without any ``--keep-*`` keeps every snapshot and exits 0; here such a
+  policy is far more likely a mistake in a variable than a wish to keep everything.)
+* Archives dated in the future (``created`` after ``now``, when ``now`` is given:
+  clock skew or a forged ``created_epoch``) are kept and reported in ``future``, but
+  never anchor the age windows and never count toward a bucket: the windows end at
+  the newest successful backup that is not in the future, or at ``now`` when there is
+  none. Otherwise one forged date would make the windows delete almost every real
+  backup.
+
+Time zone ``archive`` and restic
+--------------------------------
+With ``timezone='archive'`` each archive's period is taken in its own UTC offset and
+a period counts once however many archives share it. restic instead walks the
+snapshots newest first and starts a new period whenever an archive's period differs
+from the *last kept* one, so with archives written under different UTC offsets (a
+host moved between zones, daylight saving) restic may keep two archives of the same
+local day (if another day lies between them in time order) where this keeps one.
+Use ``timezone='UTC'`` (or one fixed offset) for results identical to restic's.
 
 Both lists of the result are ordered newest first; of archives created at the same
 instant the one with the greater name counts as the newer.
@@ -350,17 +368,18 @@ def _select_counts(successful, counts, keep_oldest):
     return kept
 
 
-def _select_age(successful, counts):
-    """Calendar windows ending at the newest successful backup's period."""
+def _select_age(successful, counts, anchor_day=None):
+    """Calendar windows ending at the newest successful backup's period (or ``anchor_day``)."""
     kept = {}
-    anchor = successful[0] if successful else None
+    if anchor_day is None and successful:
+        anchor_day = successful[0].day
     for kind, option, _unit, index_of, label_of in _BUCKETS:
         window = counts[option]
         periods = {}
         kept[kind] = periods
-        if window == 0 or anchor is None:
+        if window == 0 or anchor_day is None:
             continue
-        last = index_of(anchor.day)
+        last = index_of(anchor_day)
         for item in successful:
             period = index_of(item.day)
             # Negative distances (an older instant on a later local day, possible with
@@ -408,6 +427,7 @@ def retention_select(
     *,
     keep_oldest=None,
     timezone=DEFAULT_TIMEZONE,
+    now=None,
 ):
     """Select which archives to keep and which to delete, with the reasons.
 
@@ -421,9 +441,13 @@ def retention_select(
         counts mode and false in age mode; true is refused in age mode.
     :param timezone: ``archive`` (each archive's own UTC offset), ``UTC`` or a fixed
         offset such as ``+02:00``; decides calendar days, weeks and months.
+    :param now: the current time (anything ``created`` accepts); archives created after
+        it are *future-dated*: kept, listed in ``future``, never an anchor or a bucket's
+        archive. ``None`` (default) treats no archive as future-dated.
     :returns: ``{"keep": [{"name", "created", "reasons": [...]}], "delete": [{"name",
-        "created", "reason"}]}``; every archive is in exactly one list, newest first
-        (same instant: greater name first); ``created`` is passed through as given.
+        "created", "reason"}]}`` plus ``"future": [names]`` when ``now`` is given; every archive is in exactly one of
+        keep and delete, newest first (same instant: greater name first); ``created``
+        is passed through as given.
     """
     mode = _validate_mode(mode)
     counts = {
@@ -434,18 +458,31 @@ def retention_select(
     if not any(counts.values()):
         raise ValueError(
             "keep_daily, keep_weekly and keep_monthly are all 0: such a policy keeps no period at all; "
-            "set at least one of them (restic refuses an empty policy too)"
+            "set at least one of them (restic would keep everything; here that is refused as a likely mistake)"
         )
     keep_oldest = _validate_keep_oldest(keep_oldest, mode)
-    items = _load(archives, _calendar(timezone))
+    day_of = _calendar(timezone)
+    items = _load(archives, day_of)
+    future = []
+    if now is not None:
+        try:
+            now_when = parse_timestamp(now)
+        except ValueError as exc:
+            raise ValueError("now: %r cannot be parsed: %s" % (now, exc)) from exc
+        future = [item for item in items if item.when > now_when]
+        for item in future:
+            item.reasons.append("dated in the future (created %s, after now): kept, not counted" % (item.created,))
 
-    successful = [item for item in items if item.ok]
+    successful = [item for item in items if item.ok and item not in future]
     if mode == "counts":
         kept = _select_counts(successful, counts, keep_oldest)
     else:
-        kept = _select_age(successful, counts)
+        anchor_day = day_of(now_when) if future and not successful else None
+        kept = _select_age(successful, counts, anchor_day)
 
     newest_ok = successful[0] if successful else None
+    if newest_ok is None and future:
+        newest_ok = next((item for item in future if item.ok), None)
     if newest_ok is not None:
         newest_ok.reasons.append("newest successful")
     for item in items:
@@ -474,4 +511,7 @@ def retention_select(
                     "reason": _delete_reason(item, mode, counts, kept, newest_ok),
                 }
             )
-    return {"keep": keep, "delete": delete}
+    result = {"keep": keep, "delete": delete}
+    if now is not None:
+        result["future"] = [item.name for item in future]
+    return result

@@ -14,7 +14,9 @@ description:
     C(METADATA) (host, service, release, created time as ISO 8601 and epoch seconds, kind, pinned,
     tool version, the backed-up paths); then each of O(paths) as C(<kind>/<name>); the last member is
     C(MANIFEST) (path, type, size, mode and sha256 of every member). Each file is read once; its
-    sha256 is computed while it is streamed. zstd writes the archive file itself, with its frame
+    sha256 is computed while it is streamed. A file with several names inside one path is archived
+    once, its other names as hard links to it (restored as hard links). Directory modes are kept
+    whole (set-group-ID and sticky included). zstd writes the archive file itself, with its frame
     checksum; the compressed bytes are not hashed again (see M(fleetops.lifecycle.backup_verify)).
   - The live state is not read while the service writes it when O(snapshot_command) is given; the
     command writes a consistent copy (for the demo service, C(app.py --backup-to {snapshot_dir}/state.db),

@@ -111,6 +111,14 @@ removed:
   type: list
   elements: str
   sample: []
+future_dated:
+  description:
+    - Archives whose C(created_epoch) is after the host's current time (clock skew or a forged date). They
+      are kept, but never anchor the age windows nor count toward a bucket; look at them.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 runs_in_progress:
   description: Lock files of runs still running in O(dest_dir) (their files are left alone).
   returned: always
@@ -154,7 +162,7 @@ def main():
     module.exit_json(
         changed=bool(plan["delete"] or plan["incomplete"] or plan["leftovers"]),
         deleted=plan["delete"], kept=plan["keep"], incomplete=plan["incomplete"], leftovers=plan["leftovers"],
-        removed=removed, runs_in_progress=plan["in_use"],
+        removed=removed, runs_in_progress=plan["in_use"], future_dated=plan["future"],
     )
 
 

@@ -20,9 +20,13 @@ description:
   - O(mode=subset) checks the sha256 of the files in part C(n) of C(t) (O(subset)); the parts are
     fixed by each member's path, so the runs C(1/t) to C(t/t) together check every file exactly
     once (for example one part per night).
-  - O(mode=restore_test) checks every member is safe to extract, extracts the archive into a scratch
-    directory under O(tmp_dir), compares the files on disk (type, mode, size, sha256, link target)
-    with the manifest, and removes the scratch directory.
+  - O(mode=restore_test) opens the archive once and, in one pass, checks every member is safe to
+    extract and extracts it with the restore module's own extraction path into a scratch directory
+    under O(tmp_dir) (every file hashed as written, compared with the manifest), then compares the
+    files on disk (type, mode, size, sha256, link target, hard links) with the manifest, and removes
+    the scratch directory. Modes are compared as restore gives them back (directories whole, files
+    without set-user-ID/set-group-ID bits). It refuses an archive whose declared size does not fit in
+    the free space under O(tmp_dir) less a margin.
   - Each result is recorded in C(<archive>.verified.json) (written atomically), the last verification
     and, after a successful O(mode=full) or O(mode=restore_test) (or all parts of a subset cycle),
     C(content_verified), which M(fleetops.lifecycle.backup_prune) treats as the archive's

@@ -51,8 +51,14 @@ options:
     required: true
   artifact:
     description:
-      - Path on the managed host of the release tarball (C(.tar.gz); any compression
-        Python's C(tarfile) reads is accepted).
+      - Path on the managed host of the release tarball (C(.tar.gz); C(.tar.bz2), C(.tar.xz)
+        and an uncompressed C(.tar) are accepted too).
+      - The artifact is opened once and read once; its sha256 is computed as it is unpacked
+        into a temporary directory, which becomes the release only when the sha256 equals
+        O(checksum) and every member was accepted. Members are refused like the
+        M(fleetops.lifecycle.restore) module refuses them (one shared check and extraction
+        path), symbolic links resolved through the links before them; pax/GNU headers over
+        1 MiB are refused.
       - Required when the release is not unpacked yet (or its unpack was interrupted);
         not read when the release is already complete.
       - In check mode it may be missing (a copy task earlier in the same check run does
@@ -105,6 +111,12 @@ options:
       - Versions O(keep) never removes, e.g. the ledger's last good release.
     type: list
     elements: str
+  max_unpacked_bytes:
+    description:
+      - Refuse an artifact whose members declare more than this many bytes in total
+        (checked before each member is written). Whatever it is set to, the unpack also stops
+        before it would leave less than 5% (at least 64 MiB) of the filesystem free.
+    type: int
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -297,6 +309,7 @@ ARGUMENT_SPEC = dict(
     shared=dict(type="list", elements="str"),
     keep=dict(type="int"),
     protect=dict(type="list", elements="str"),
+    max_unpacked_bytes=dict(type="int"),
 )
 
 
@@ -318,6 +331,12 @@ def ensure_release(params, check_mode, diff_mode):
     if request["state"] == "absent" and (shared or params.get("keep") is not None):
         raise ReleaseError("shared, keep: only used with state=present")
     actions = plan_release(state)
+    limit = params.get("max_unpacked_bytes")
+    if limit is not None and limit < 1:
+        raise ReleaseError("max_unpacked_bytes: %r must be a whole number of bytes, 1 or more" % (limit,))
+    for action in actions:
+        if action["action"] == "unpack":
+            action["max_unpacked_bytes"] = limit
     # Order: unpack, link the shared paths into the release, switch the slot, prune.
     outcome = apply_plan([a for a in actions if a["action"] != "link"], check_mode)
     shared_actions = plan_shared(request["root"], state["release_dir"], shared,

@@ -11,21 +11,32 @@ version_added: 0.1.0
 description:
   - Restores the paths recorded in an archive made by M(fleetops.lifecycle.backup) to where they were
     backed up from (or under O(dest_root)).
-  - Before anything is written, the whole archive is decompressed (zstd checks its frame checksum),
-    every member is compared with the manifest (size and sha256), the manifest's sha256 with the
-    sidecar, and every member is checked. Refused
-    members (the whole restore is refused, naming each member and why) are absolute paths, paths
-    with C(..), members outside the backed-up paths, paths through a symbolic link, duplicates,
-    symbolic links that are absolute or lead out of their path, hard links to anything but a regular
-    file earlier in the same path, device nodes, FIFOs and other special files.
+  - The archive is opened once and read once. Every member is checked before it is written and
+    extracted into a staging path next to its target through a directory file-descriptor walk
+    (C(O_NOFOLLOW) at every component, so no symbolic link is ever followed); every file is hashed
+    as it is written. Only when the whole stream was read (zstd checks its frame checksum), every
+    member matched the manifest (type, mode, size, sha256) and the manifest's sha256 matched the
+    sidecar is anything live touched.
+  - Refused members (the whole restore is refused, naming the member and why) are absolute paths,
+    paths with C(..), members outside the backed-up paths, paths through a symbolic link, duplicates,
+    symbolic links that are absolute or that lead out of their path or loop, resolved through the
+    links before them and again against the finished tree (so C(l1 -> .) then
+    C(esc -> l1/l1/../../outside) is refused), hard links to anything but a regular file earlier in
+    the same path, device nodes, FIFOs and other special files. pax/GNU headers over 1 MiB are refused.
+  - Targets come from the archive's manifest but are only written when they are normalised absolute
+    paths listed in O(allowed_paths) (when set), stay under O(dest_root) (when set), are not the same
+    as or inside one another and have no name too long for the filesystem; all of this, and the
+    declared size against the free space, is checked in check mode too, so the role finds it before
+    the host leaves the pool.
   - Unless O(safety_backup=false), the current paths are backed up first (kind C(pre-restore), same
     code as M(fleetops.lifecycle.backup)) into O(safety_dest_dir); its path is returned in
     RV(safety_backup).
-  - Each path is extracted into a staging path next to it (each file's sha256 is checked again as it
-    is written), then swapped in; the live path is renamed aside, the staged one renamed in, and the
+  - The staged paths are then swapped in; the live path is renamed aside, the staged one renamed in, and the
     old one removed once every path is in place. On any failure the swaps are undone, so the
     previous state stays in place. A restore killed halfway is cleaned up by the next one.
-  - Owners are restored by name (else by number) when running as root; set-id and sticky bits are dropped.
+  - Owners are restored by name (else by number) when running as root. Directories keep their whole
+    mode (set-group-ID and sticky included); files lose their set-user-ID and set-group-ID bits, and
+    each such file is listed in RV(dropped_mode_bits).
   - Stop the service first (the restore playbook does); its state is replaced underneath it.
 author:
   - fleetops maintainers (@fleetops)
@@ -54,6 +65,19 @@ options:
   release:
     description: Release recorded in the safety backup's metadata (the release running before the restore).
     type: str
+  allowed_paths:
+    description:
+      - The only paths restore may replace (absolute, normalised), e.g. the role's C(backup_paths).
+        A manifest naming any other path is refused by name before anything is written.
+      - Unset means any path the archive names (use O(dest_root) for drills of foreign archives).
+    type: list
+    elements: path
+  max_unpacked_bytes:
+    description:
+      - Refuse an archive whose sidecar declares more than this many bytes of data. Whatever it is
+        set to, the restore also refuses a declared size that would leave less than 5% (at least
+        64 MiB) of the filesystem free, and stops when the stream holds more than it declared.
+    type: int
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -117,6 +141,12 @@ safety_backup_planned:
   returned: in check mode
   type: bool
   sample: true
+dropped_mode_bits:
+  description: Files restored without their set-user-ID/set-group-ID bits, each with C(member), C(mode) and C(restored).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{member: state/demo/bin/helper, mode: "4755", restored: "0755"}]
 recovered:
   description: What was done about leftovers of an interrupted restore.
   returned: always
@@ -153,6 +183,8 @@ ARGUMENT_SPEC = dict(
     safety_dest_dir=dict(type="path"),
     dest_root=dict(type="path"),
     release=dict(type="str"),
+    allowed_paths=dict(type="list", elements="path"),
+    max_unpacked_bytes=dict(type="int"),
 )
 
 

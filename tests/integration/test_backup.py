@@ -5,6 +5,7 @@ from the hosts, never assumed. Leaves spare1 down and every app host serving.
 """
 
 import json
+import shlex
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -178,6 +179,58 @@ def test_flipped_byte_is_refused_and_live_data_untouched(backed_up, tmp_path):
         assert (live_files("app1"), workflows("app1"), archives("app1")) == before
     finally:
         run("app1", "rm -rf /var/backups/fleetops-tamper")
+
+
+HOSTILE_DIR = "/var/backups/fleetops-hostile"
+HOSTILE_SCRIPT = r"""
+import hashlib, io, json, os, subprocess, sys, tarfile
+dest, target = sys.argv[1], sys.argv[2]
+paths = [dict(path=target, kind="config", name="demo", type="dir", root="config/demo", snapshot=False)]
+metadata = dict(format=2, tool="attacker", tool_version="0", host="app1", service="demo", release=None,
+                kind="manual", pinned=False, created="2026-12-01T00:00:00Z", created_epoch=1796083200.0,
+                compression="zstd", paths=paths)
+meta = json.dumps(metadata).encode()
+def add(tar, name, data=b"", kind=tarfile.REGTYPE, mode=0o644):
+    info = tarfile.TarInfo(name); info.type = kind; info.mode = mode; info.mtime = 1796083200
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+evil = hashlib.sha256(b"evil\n").hexdigest()
+members = [dict(path="config/demo", type="dir", mode="0755", size=0),
+           dict(path="config/demo/evil", type="file", mode="0644", size=5, sha256=evil)]
+manifest = json.dumps(dict(format=2, metadata_sha256=hashlib.sha256(meta).hexdigest(), paths=paths,
+                           members=members)).encode()
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    add(tar, "METADATA", meta); add(tar, "config/demo", kind=tarfile.DIRTYPE, mode=0o755)
+    add(tar, "config/demo/evil", b"evil\n"); add(tar, "MANIFEST", manifest)
+name = "demo-app1-20261201T000000Z-manual.tar.zst"
+data = subprocess.run(["zstd", "-q", "-c"], input=raw.getvalue(), stdout=subprocess.PIPE, check=True).stdout
+os.makedirs(dest, mode=0o700, exist_ok=True)
+open(os.path.join(dest, name), "wb").write(data)
+json.dump(dict(format=2, archive=name, manifest_sha256=hashlib.sha256(manifest).hexdigest(), size=len(data),
+               members=2, data_bytes=5, metadata=metadata), open(os.path.join(dest, name + ".json"), "w"))
+print(os.path.join(dest, name))
+"""
+
+
+def test_archive_naming_a_path_outside_backup_paths_is_refused_before_the_drain(backed_up, tmp_path):
+    lab_host("app1").run("rm -rf %s" % HOSTILE_DIR)
+    archive = run("app1", "python3 -c %s %s /etc/cron.d" % (shlex.quote(HOSTILE_SCRIPT), HOSTILE_DIR)).strip()
+    before = (live_files("app1"), workflows("app1"), run("app1", "ls -la /etc/cron.d"))
+    try:
+        with Traffic() as traffic:
+            traffic.mark()
+            result = run_playbook("restore.yml", {"restore_archive": archive}, limit="app1", tmp_path=tmp_path)
+            traffic.mark()
+    finally:
+        lab_host("app1").run("rm -rf %s" % HOSTILE_DIR)
+    assert result.rc != 0
+    messages = " ".join(result.failure_messages())
+    assert ("the archive names the target /etc/cron.d for config/demo, which is not one of the paths restore "
+            "may write (allowed_paths: /etc/demo, /var/lib/demo)") in messages, messages
+    assert result.changed() == 0, result.changed_tasks()  # refused before the host left the pool
+    assert traffic.failed == [] and traffic.ok > 0
+    assert (live_files("app1"), workflows("app1"), run("app1", "ls -la /etc/cron.d")) == before
 
 
 def test_dr_drill_on_a_fresh_spare(backed_up, tmp_path):

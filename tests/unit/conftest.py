@@ -40,6 +40,16 @@ from ansible.module_utils import basic  # noqa: E402
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules import utils  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="run the property tests with many more examples (e.g. the hostile archive streams)")
+
+
+def pytest_configure(config):
+    if config.getoption("--slow"):
+        os.environ["FLEETOPS_SLOW"] = "1"
+
+
 @pytest.fixture
 def ansible_module_exits(monkeypatch):
     """Make AnsibleModule.exit_json/fail_json raise AnsibleExitJson/AnsibleFailJson."""

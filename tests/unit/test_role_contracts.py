@@ -4,12 +4,14 @@ Ansible does not apply spec defaults, so a default that drifts from the spec goe
 unnoticed until someone reads the docs and gets a different behaviour.
 """
 
+import ast
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+ROOT = Path(__file__).resolve().parents[2]
+ROLES_DIR = ROOT / "roles"
 ROLES = sorted(p.name for p in ROLES_DIR.iterdir() if (p / "meta" / "argument_specs.yml").exists())
 
 
@@ -42,3 +44,24 @@ def test_internal_vars_are_prefixed(role):
     internal = _load(ROLES_DIR / role / "vars" / "main.yml")
     for name in internal:
         assert name.startswith("_" + role + "_"), name
+
+
+def test_the_host_side_backup_script_gets_every_module_utils_it_imports():
+    """The schedule copies _backup_module_utils to the host: a missing import would only fail there."""
+    listed = yaml.safe_load((ROOT / "roles" / "backup" / "vars" / "main.yml").read_text())["_backup_module_utils"]
+    module_utils = ROOT / "plugins" / "module_utils"
+    needed, todo = set(), list(listed)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for node in ast.walk(ast.parse((module_utils / name).read_text())):
+            module = getattr(node, "module", None) or ""
+            if not isinstance(node, ast.ImportFrom) or "plugins.module_utils" not in module:
+                continue
+            if module.endswith("plugins.module_utils"):
+                todo.extend(alias.name + ".py" for alias in node.names)
+            else:
+                todo.append(module.rsplit(".", 1)[1] + ".py")
+    assert sorted(needed - set(listed)) == []

@@ -131,7 +131,7 @@ def craft_archive(dest_dir, members, paths=None, name="demo-app1-20261130T020000
                          size=tinfo.size if tinfo.isreg() else 0)
             if tinfo.isreg():
                 entry["sha256"] = hashlib.sha256(data).hexdigest()
-            if tinfo.issym():
+            if tinfo.issym() or tinfo.islnk():
                 entry["linkname"] = tinfo.linkname
             manifest["members"].append(entry)
         manifest_bytes = json.dumps(manifest).encode()
@@ -143,7 +143,8 @@ def craft_archive(dest_dir, members, paths=None, name="demo-app1-20261130T020000
         handle.write(compressed)
     sidecar = dict(format=FORMAT, archive=name, manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
                    size=len(compressed),
-                   members=len(members), data_bytes=0, metadata=metadata)
+                   members=len(members), data_bytes=sum(len(d) for t, d in members if t.isreg()),
+                   metadata=metadata)
     with open(sidecar_path(path), "w") as handle:
         json.dump(sidecar, handle)
     return path

@@ -111,7 +111,8 @@ def test_age_mode_and_timezone():
             (ARCHIVES, "counts", 0, 0, 0),
             {},
             "retention_select: keep_daily, keep_weekly and keep_monthly are all 0: such a policy keeps no period "
-            "at all; set at least one of them (restic refuses an empty policy too)",
+            "at all; set at least one of them (restic would keep everything; here that is refused as a likely "
+            "mistake)",
         ),
         (
             ("b1",),

@@ -18,6 +18,7 @@ import threading
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import release
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import unsafe_members as _unsafe
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import (
     MARKER,
     ReleaseError,
@@ -32,7 +33,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import 
     release_status,
     sha256_file,
     sort_versions,
-    unsafe_members,
     validate_checksum,
     validate_slot,
     validate_version,
@@ -169,6 +169,13 @@ def test_sha256_file(tmp_path):
 # -------------------------------------------------------------- archive safety
 
 
+def unsafe_members(members):
+    """The release rules of the shared checker (``release.release_checker``) over ``members``."""
+    checker = release.release_checker()
+    return _unsafe(members, checker.roots, reserved=checker.reserved, label=checker.label, repeat_dirs=True,
+                   implied_parents=True)
+
+
 def names_and_reasons(members):
     return unsafe_members([info for info, _data in members])
 
@@ -182,7 +189,7 @@ def test_a_plain_archive_is_safe():
     (member("../evil"), "path contains '..'"),
     (member("a/../../evil"), "path contains '..'"),
     (member("/etc/x"), "absolute path"),
-    (member("etc", tarfile.SYMTYPE, linkname="/etc"), "symbolic link to absolute path /etc"),
+    (member("etc", tarfile.SYMTYPE, linkname="/etc"), "symbolic link to the absolute path /etc"),
     (member("up", tarfile.SYMTYPE, linkname="lib/../../x"),
      "symbolic link to lib/../../x escapes the release directory"),
     (member("empty", tarfile.SYMTYPE, linkname=""), "symbolic link with an empty target"),
@@ -190,15 +197,15 @@ def test_a_plain_archive_is_safe():
     (member("sda", tarfile.BLKTYPE), "device node"),
     (member("pipe", tarfile.FIFOTYPE), "FIFO"),
     (member("passwd", tarfile.LNKTYPE, linkname="/etc/passwd"),
-     "hard link to /etc/passwd outside the release directory"),
+     "hard link to /etc/passwd outside the release directory (absolute path)"),
     (member("passwd", tarfile.LNKTYPE, linkname="../../etc/passwd"),
-     "hard link to ../../etc/passwd outside the release directory"),
+     "hard link to ../../etc/passwd outside the release directory (path contains '..')"),
     (member("ghost", tarfile.LNKTYPE, linkname="nope.py"),
      "hard link to nope.py, which is not a regular file earlier in the archive"),
     (member("tolink", tarfile.LNKTYPE, linkname="lib/current"),
      "hard link to lib/current, which is not a regular file earlier in the archive"),
-    (member("lib/current/x.py"), "path goes through symbolic link lib/current"),
-    (member("app.py/x"), "parent app.py is not a directory"),
+    (member("lib/current/x.py"), "parent lib/current is a symlink, not a directory"),
+    (member("app.py/x"), "parent app.py is a file, not a directory"),
     (member("app.py"), "duplicate member (the path is already in the archive)"),
     (member(MARKER), "%s is reserved for the release marker" % MARKER),
     (member("./" + MARKER), "%s is reserved for the release marker" % MARKER),
@@ -224,7 +231,7 @@ def test_unsafe_members_reads_a_tarfile(tmp_path):
     path = str(tmp_path / "bad.tar.gz")
     make_tarball(path, GOOD + [member("../evil"), member("dev", tarfile.CHRTYPE)])
     with tarfile.open(path) as tar:
-        assert unsafe_members(tar) == [("../evil", "path contains '..'"), ("dev", "device node")]
+        assert unsafe_members(tar.getmembers()) == [("../evil", "path contains '..'"), ("dev", "device node")]
 
 
 components = st.sampled_from(["a", "b", "..", ".", "", "c.d"])
@@ -605,12 +612,10 @@ def test_install_release_failure_halfway_keeps_the_old_state(tmp_path, monkeypat
     release_dir.mkdir(parents=True)
     (release_dir / "partial").write_text("half")
 
-    def boom(tar, members, dest):
-        with open(os.path.join(dest, "app.py"), "w") as handle:
-            handle.write("half")
+    def boom(path, data, mode):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(release, "extract_members", boom)
+    monkeypatch.setattr(release, "_write_new_file", boom)
     with pytest.raises(OSError):
         install_release(artifact, digest, str(release_dir), replace=True)
     assert sorted(os.listdir(str(tmp_path / "releases"))) == ["1.0.0"]

@@ -240,7 +240,7 @@ def test_keep_oldest_when_a_bucket_is_not_used_up():
 
 
 def test_empty_policy_is_refused():
-    # restic refuses to act on an empty policy; so do we, in both modes.
+    # restic 0.14 keeps everything on an empty policy; we refuse it as a likely mistake, in both modes.
     for mode in ("counts", "age"):
         with pytest.raises(ValueError) as exc:
             select([archive("a", "2026-11-30T00:00:00Z")], mode=mode, keep_daily=0, keep_weekly=0, keep_monthly=0)
@@ -803,3 +803,53 @@ def test_invariants_hold_in_any_calendar_timezone(data, options, tz):
     first = set(kept(result))
     second = select([item for item in archives if item["name"] in first], timezone=tz, **options)
     assert set(kept(second)) == first
+
+
+# ----------------------------------------------------------- future-dated archives
+
+
+def _daily_history(days, now):
+    return [dict(name="b%03d" % index, created=now - index * 86400) for index in range(days)]
+
+
+def test_a_future_dated_archive_does_not_anchor_the_age_windows():
+    now = 1796004000.0
+    history = _daily_history(400, now)
+    forged = dict(name="forged", created=now + 14 * 86400)
+    result = retention.retention_select(history + [forged], mode="age", keep_daily=30, keep_weekly=12,
+                                        keep_monthly=12, timezone="UTC", now=now)
+    assert result["future"] == ["forged"]
+    assert "forged" in [k["name"] for k in result["keep"]]
+    forged_reasons = next(k["reasons"] for k in result["keep"] if k["name"] == "forged")
+    assert forged_reasons == ["dated in the future (created %s, after now): kept, not counted" % (now + 14 * 86400)]
+    # The windows end at the newest real backup: the same selection as without the forged one.
+    alone = retention.retention_select(history, mode="age", keep_daily=30, keep_weekly=12, keep_monthly=12,
+                                       timezone="UTC", now=now)
+    assert [d["name"] for d in result["delete"]] == [d["name"] for d in alone["delete"]]
+    assert "b000" in [k["name"] for k in result["keep"]]
+    # Without now (the old behaviour) the forged date would have moved every window.
+    skewed = retention.retention_select(history + [forged], mode="age", keep_daily=30, keep_weekly=12,
+                                        keep_monthly=12, timezone="UTC")
+    assert len(skewed["delete"]) > len(result["delete"])
+
+
+def test_only_future_dated_archives_anchor_on_now_and_keep_everything():
+    now = 1796004000.0
+    archives = [dict(name="f1", created=now + 86400), dict(name="f2", created=now + 2 * 86400)]
+    result = retention.retention_select(archives, mode="age", keep_daily=1, keep_weekly=0, keep_monthly=0,
+                                        timezone="UTC", now=now)
+    assert result["delete"] == []
+    assert result["future"] == ["f2", "f1"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=60), st.integers(min_value=1, max_value=400))
+def test_future_dated_archives_never_change_what_happens_to_real_ones(days, skew_days):
+    now = 1796004000.0
+    history = _daily_history(days, now)
+    with_forged = history + [dict(name="zz-forged", created=now + skew_days * 86400)]
+    options = dict(mode="age", keep_daily=7, keep_weekly=4, keep_monthly=3, timezone="UTC", now=now)
+    plain = retention.retention_select(history, **options)
+    forged = retention.retention_select(with_forged, **options)
+    assert [d["name"] for d in forged["delete"]] == [d["name"] for d in plain["delete"]]
+    assert forged["future"] == ["zz-forged"]

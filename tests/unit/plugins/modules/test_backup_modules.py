@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import load_verified
@@ -141,3 +142,15 @@ def test_prune_module_bad_input(service, args, message):
     result = fail(backup_prune.main, dict(args, dest_dir=service.dest))
     assert message in result["msg"]
     assert dir_listing(service.dest) == before
+
+
+def test_prune_module_reports_a_future_dated_archive_and_keeps_the_real_ones(service):
+    now = time.time()
+    real = [service.backup(now=now - day * 86400)["archive"] for day in range(4)]
+    forged = service.backup(now=now + 14 * 86400)["archive"]
+    args = dict(dest_dir=service.dest, mode="age", keep_daily=3, keep_weekly=0, keep_monthly=0)
+    result = run_module(backup_prune.main, args, check_mode=True)
+    assert result["future_dated"] == [forged]
+    # The windows end at the newest real backup, not 14 days ahead: three real days are kept.
+    assert sorted(k["path"] for k in result["kept"]) == sorted(real[:3] + [forged])
+    assert [d["path"] for d in result["deleted"]] == [real[3]]

@@ -295,12 +295,12 @@ BAD_ARCHIVES = {
     "dotdot": (member("../evil", data=b"x"), "../evil (path contains '..')"),
     "absolute": (member("/etc/x", data=b"x"), "/etc/x (absolute path)"),
     "symlink-to-etc": (member("etc", tarfile.SYMTYPE, linkname="/etc"),
-                       "etc (symbolic link to absolute path /etc)"),
+                       "etc (symbolic link to the absolute path /etc)"),
     "device": (member("console", tarfile.CHRTYPE), "console (device node)"),
     "hardlink-outside": (member("shadow", tarfile.LNKTYPE, linkname="/etc/shadow"),
-                         "shadow (hard link to /etc/shadow outside the release directory)"),
+                         "shadow (hard link to /etc/shadow outside the release directory (absolute path))"),
     "hardlink-dotdot": (member("up", tarfile.LNKTYPE, linkname="../../../etc/passwd"),
-                        "up (hard link to ../../../etc/passwd outside the release directory)"),
+                        "up (hard link to ../../../etc/passwd outside the release directory (path contains '..'))"),
 }
 
 
@@ -313,7 +313,7 @@ def test_unsafe_members_are_refused_by_name_and_nothing_is_written(host, case):
     assert result["msg"].startswith("artifact: %s has unsafe members, nothing was unpacked: "
                                     % host.args()["artifact"])
     assert text in result["msg"]
-    assert result["unsafe_members"] == [dict(name=bad[0].name, reason=text.split(" (", 1)[1][:-1])]
+    assert result["unsafe_members"] == [dict(name=bad[0].name, reason=text[len(bad[0].name) + 2:-1])]
     assert host.tree() == before
     assert not os.path.exists(os.path.join(host.base, "evil"))
 

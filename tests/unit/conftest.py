@@ -40,11 +40,6 @@ from ansible.module_utils import basic  # noqa: E402
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules import utils  # noqa: E402
 
 
-def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", default=False,
-                     help="run the property tests with many more examples (e.g. the hostile archive streams)")
-
-
 def pytest_configure(config):
     if config.getoption("--slow"):
         os.environ["FLEETOPS_SLOW"] = "1"
@@ -62,7 +57,7 @@ def pytest_addoption(parser):
         "--slow",
         action="store_true",
         default=False,
-        help="run the seeded simulations with 10x more runs (tighter outcome rates, ~10x slower)",
+        help="10x more: property-test examples (hostile archive streams) and seeded simulation runs (gate outcomes)",
     )
 
 

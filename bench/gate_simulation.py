@@ -6,7 +6,7 @@
 
 Needs `make collection-link`. Rows are the release's error ratio, columns the requests
 per second the canary receives; the gate is at its defaults (threshold 1 %, window
-60 s, interval 10 s, max_window 300 s, sustained_for 3, min_requests 10). Each run
+60 s, interval 10 s, max_window 600 s, sustained_for 3, min_requests 10). Each run
 draws Poisson traffic (module_utils/gate_simulation.py) and judges it twice:
 
 * ours: gate_simulation.simulate_stage (module_utils/gate_judgment.py's rule);
@@ -122,7 +122,7 @@ def main():
     seconds = time.monotonic() - start
 
     plans = dict((t, judgment.evidence_plan(t)) for t in (0.01, 0.05))
-    print("Gate at its defaults: threshold %s, window %ds, interval %ds, max_window 300s, sustained_for %d, "
+    print("Gate at its defaults: threshold %s, window %ds, interval %ds, max_window 600s, sustained_for %d, "
           "min_requests %d; %d runs per cell, seed %d." % (judgment.percent(THRESHOLD), WINDOW, INTERVAL,
                                                            SUSTAINED_FOR, MIN_REQUESTS, args.runs, args.seed))
     for t, plan in plans.items():
@@ -133,7 +133,7 @@ def main():
                   1 - plan["bad_step"] / plan["good_step"]))
     print("Cells: pass/fail/inconclusive % of runs, n = median requests the stage saw when it decided.\n")
     width = 24
-    for rule, title in (("ours", "ours (sequential test + sustained breaches, stage extended up to 300s)"),
+    for rule, title in (("ours", "ours (sequential test + sustained breaches, stage extended up to 600s)"),
                         ("peer", "peer (old rule: 3 consecutive samples > threshold, one 60s window)")):
         table(title, [(ratio, [text(results[ratio, rate][rule], args.runs) for rate in RATES]) for ratio in RATIOS],
               width)

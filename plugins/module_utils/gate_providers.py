@@ -73,7 +73,7 @@ DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_COMPARE_MARGIN = 0.01
 # While the evidence cannot decide, a stage samples up to this many windows.
-DEFAULT_MAX_WINDOW_FACTOR = 5
+DEFAULT_MAX_WINDOW_FACTOR = 10
 
 # The mission: error ratio > 1% or availability < 99.5% sustained, or any failing
 # health check, fails the stage. Thresholds and sustained_for come from slo.KINDS.

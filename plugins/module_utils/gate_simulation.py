@@ -47,7 +47,7 @@ def poisson(lam, rng):
             return k
 
 
-def simulate_stage(rng, *, rate, ratio, threshold=0.01, window=60, interval=10, max_window=300,
+def simulate_stage(rng, *, rate, ratio, threshold=0.01, window=60, interval=10, max_window=600,
                    sustained_for=3, min_requests=10, alpha=judgment.DEFAULT_ALPHA, beta=judgment.DEFAULT_BETA):
     """One stage: ``(verdict, requests seen, seconds)``."""
     plan = judgment.evidence_plan(threshold, alpha, beta)

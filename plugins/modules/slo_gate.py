@@ -180,7 +180,7 @@ options:
   max_window:
     description:
       - Seconds the stage may sample while a condition cannot be decided; at least O(window).
-      - Default O(window) times 5 (times 1 + O(max_waits) with O(on_inconclusive=wait)).
+      - Default O(window) times 10 (times 1 + O(max_waits) with O(on_inconclusive=wait)).
     type: float
   false_rollback_rate:
     description:

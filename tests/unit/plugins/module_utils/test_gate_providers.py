@@ -215,7 +215,7 @@ def test_default_conditions_follow_the_mission():
         ("health", 0.0, ">", 1, 1),
     ]
     assert plan["samples"] == 4 and plan["on_inconclusive"] == "fail"
-    assert (plan["max_window"], plan["max_samples"], plan["alpha"], plan["beta"]) == (300.0, 20, 0.01, 0.01)
+    assert (plan["max_window"], plan["max_samples"], plan["alpha"], plan["beta"]) == (600.0, 40, 0.01, 0.01)
     assert plan["needs"] == {"target": {"requests", "health"}, "compare_to": set()}
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The gate's outcome tables, pinned by seeded simulation (gate_simulation).
 
-At the default gate (threshold 1 %, window 60 s, interval 10 s, max_window 300 s,
+At the default gate (threshold 1 %, window 60 s, interval 10 s, max_window 600 s,
 sustained_for 3, min_requests 10), issue 10 promises:
 
 * a release with 5 % errors passes the first stage in at most 1 % of runs, at 1, 3,
@@ -15,8 +15,8 @@ sustained_for 3, min_requests 10), issue 10 promises:
 (``clean_requests_to_pass``: 303 requests at 1 %) -- with the default
 ``on_inconclusive: fail`` both roll it back. At 10 and 30 requests/s the 60 s window
 alone holds 600 and 1,800 requests, so the promise applies in full. At 1 and 3
-requests/s the 300 s limit holds ~300 and ~900 requests, no more than what a release
-with a few errors needs (303 plus ~92 per error), so an undecided stage there is the
+requests/s the 600 s limit holds ~600 and ~1,800 requests; a release with a few errors
+needs 303 plus ~92 per error, so at 1 request/s an undecided stage there is the
 documented "not enough traffic" (inconclusive, with the requests still needed), never a
 ``fail``: those rates are pinned for ``fail`` only.
 
@@ -86,9 +86,17 @@ def test_at_a_trickle_a_good_release_is_left_undecided_not_failed(ratio, rate, s
     runs = RUNS_TRICKLE * slow_factor
     counts = tally(ratio, rate, runs)
     assert counts[judgment.FAIL] <= MOST * runs, counts
-    if rate == 1:
-        # ~300 requests by max_window, under the 303 a pass needs: mostly undecided (issue 10, point 5).
-        assert counts[judgment.INCONCLUSIVE] >= 0.5 * runs, counts
+    if rate == 1 and ratio == 0.005:
+        # ~600 requests by max_window: a release at half the threshold is often still
+        # undecided (inconclusive, with the requests it lacks), never failed by chance.
+        assert counts[judgment.INCONCLUSIVE] >= 0.1 * runs, counts
+
+
+def test_the_lab_release_at_0_3_percent_is_rolled_back_in_under_1_percent_of_first_stages(slow_factor):
+    # 25 requests/s through HAProxy put ~2.5/s on the 10 % canary (bench/gate_lab.py).
+    runs = RUNS_GOOD * slow_factor
+    shares = simulation.outcome_rates(runs, seed_for(0.003, 2), rate=2.5, ratio=0.003)
+    assert shares[judgment.FAIL] + shares[judgment.INCONCLUSIVE] <= MOST, shares
 
 
 @pytest.mark.parametrize("rate", [10, 30])
@@ -112,7 +120,7 @@ def test_outcome_rates_are_shares_that_add_up_and_repeat_with_the_seed():
 
 
 def test_a_stage_without_traffic_is_inconclusive_at_max_window():
-    assert simulation.simulate_stage(random.Random(1), rate=0, ratio=0.01) == (judgment.INCONCLUSIVE, 0, 300)
+    assert simulation.simulate_stage(random.Random(1), rate=0, ratio=0.01) == (judgment.INCONCLUSIVE, 0, 600)
 
 
 @pytest.mark.parametrize("threshold, ratio, rate", [(0.01, 0.01, 30), (0.05, 0.05, 10)])

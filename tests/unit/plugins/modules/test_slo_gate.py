@@ -126,7 +126,7 @@ def test_a_quiet_stage_is_extended_until_the_evidence_decides(clock):
     clock.slots.append(green)
     with FakePrometheus({GREEN: green}).run() as url:
         result = run_module(slo_gate.main, args(url, conditions=[{"type": "error_ratio"}]))
-    assert (result["verdict"], result["samples"], result["max_window"]) == ("pass", 8, 300.0)
+    assert (result["verdict"], result["samples"], result["max_window"]) == ("pass", 8, 600.0)
     assert result["summary"].endswith(
         "action proceed (8 sample(s) in 120s, stage extended past its 60s window while the evidence could not "
         "decide)")
@@ -264,7 +264,7 @@ def test_validate_only_returns_the_plan_and_measures_nothing(clock):
     result = run_module(slo_gate.main, args("http://127.0.0.1:9", validate_only=True, window=9, interval=3,
                                             conditions=[{"type": "error_ratio", "threshold": 0.02}]))
     assert "verdict" not in result and clock.sleeps == []
-    assert (result["plan"]["samples"], result["plan"]["max_window"]) == (3, 45.0)
+    assert (result["plan"]["samples"], result["plan"]["max_window"]) == (3, 90.0)
     assert "probe" not in result["plan"]
     assert result["plan"]["conditions"] == [
         {"name": "error_ratio", "type": "error_ratio", "threshold": 0.02, "sustained_for": 3, "min_requests": 10}]

@@ -187,6 +187,25 @@ MODULE_ORDER = [  # deploy tests run in file order
 ]
 
 
+_MODULE_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add each phase's wall time (setup, call, teardown) to its module's total."""
+    module = report.nodeid.split("::")[0].rsplit("/", 1)[-1]
+    _MODULE_SECONDS[module] = _MODULE_SECONDS.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """End the run with each module's wall time: where CI's integration minutes go."""
+    if not _MODULE_SECONDS:
+        return
+    terminalreporter.section("integration wall time by module")
+    for module, seconds in sorted(_MODULE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line("%-24s %7.1f s" % (module, seconds))
+    terminalreporter.write_line("%-24s %7.1f s" % ("total", sum(_MODULE_SECONDS.values())))
+
+
 def pytest_collection_modifyitems(items):
     def rank(item):
         name = item.path.name

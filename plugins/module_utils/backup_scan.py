@@ -61,17 +61,9 @@ def _read_control(stream, member, scan):
 
 
 def _hash_member(stream, member, scan):
-    digest = hashlib.sha256()
-    count = [0]
-
-    def sink(chunk):
-        digest.update(chunk)
-        count[0] += len(chunk)
-
-    stream.read_data(sink)
-    scan.digests[member.name] = digest.hexdigest()
-    scan.sizes[member.name] = count[0]
-    scan.bytes_hashed += count[0]
+    scan.digests[member.name], size = stream.data_digest()
+    scan.sizes[member.name] = size
+    scan.bytes_hashed += size
 
 
 def _scan_member(stream, member, scan, position, hash_filter, *, place=None):

@@ -10,6 +10,7 @@ extraction code. This file runs on managed hosts: Python 3.8+, standard library 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tarfile
@@ -103,6 +104,18 @@ class TarStream(object):
                 raise ValueError("the tar stream ends early (truncated archive)")
             got += count
         return bytes(out)
+
+    def data_digest(self):
+        """``(sha256 hex digest, size)`` of the rest of the current member's data."""
+        digest = hashlib.sha256()
+        count = [0]
+
+        def sink(chunk):
+            digest.update(chunk)
+            count[0] += len(chunk)
+
+        self.read_data(sink)
+        return digest.hexdigest(), count[0]
 
     def read_data(self, *sinks):
         """Feed the rest of the current member's data, chunk by chunk, to each of ``sinks``."""

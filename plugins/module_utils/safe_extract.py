@@ -261,16 +261,7 @@ class Extractor(object):
         self.written.append(member.name)
 
     def _hash_only(self, stream, member):
-        digest = hashlib.sha256()
-        count = [0]
-
-        def sink(chunk):
-            digest.update(chunk)
-            count[0] += len(chunk)
-
-        stream.read_data(sink)
-        self.digests[member.name] = digest.hexdigest()
-        self.sizes[member.name] = count[0]
+        self.digests[member.name], self.sizes[member.name] = stream.data_digest()
 
     def _write_file(self, stream, member, dir_fd, name):
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=dir_fd)

@@ -130,15 +130,13 @@ def judge_stage(plan, samples, totals):
             margin=plan["compare"]["margin"], min_requests=plan["compare"]["min_requests"],
         )
         comparison["decided"] = comparison["verdict"] != slo.INCONCLUSIVE
-    every = results + ([comparison] if comparison else [])
-    verdicts = [r["verdict"] for r in every]
-    verdict = slo.FAIL if slo.FAIL in verdicts else slo.INCONCLUSIVE if slo.INCONCLUSIVE in verdicts else slo.PASS
+    combined = slo.combine_verdicts(results + ([comparison] if comparison else []))
     return {
-        "verdict": verdict,
+        "verdict": combined["verdict"],
         "results": results,
         "comparison": comparison,
-        "failed": [r["name"] for r in every if r["verdict"] == slo.FAIL],
-        "inconclusive": [r["name"] for r in every if r["verdict"] == slo.INCONCLUSIVE],
+        "failed": combined["failed"],
+        "inconclusive": combined["inconclusive"],
     }
 
 

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SLO math: canary gate evaluation, canary-vs-stable comparison, error budgets.
+"""SLO math: sample-streak gate evaluation, canary-vs-stable comparison, error budgets.
+
+The deploy gate judges counted conditions (error ratio, latency) with
+:mod:`gate_judgment`; the streak rules below judge its ``health`` condition, and
+:func:`combine_verdicts` and :func:`gate_action` combine and act on every verdict.
 
 Pure functions, standard library only (they may run on managed hosts, Python 3.8+).
 Bad input raises ``ValueError`` whose message names the option and the value.

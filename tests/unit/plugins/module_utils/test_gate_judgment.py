@@ -28,17 +28,21 @@ TEST_FAIL = {"decision": g.FAIL}
 TEST_OPEN = {"decision": None}
 
 
-def samples(pairs, start=T0):
-    """``[(bad, total), ...]`` (None for an unmeasured interval) as timed samples."""
+def timed(pairs, keys, note, start=T0):
+    """Pairs of counts (None for an unmeasured interval, with ``note``) as timed samples."""
     result = []
     for index, pair in enumerate(pairs):
         sample = {"timestamp": start + INTERVAL * index}
+        sample.update(zip(keys, (None, None) if pair is None else pair))
         if pair is None:
-            sample.update(bad=None, total=None, note="prometheus: connection refused")
-        else:
-            sample.update(bad=pair[0], total=pair[1])
+            sample["note"] = note
         result.append(sample)
     return result
+
+
+def samples(pairs, start=T0):
+    """``[(bad, total), ...]`` (None for an unmeasured interval) as timed samples."""
+    return timed(pairs, ("bad", "total"), "prometheus: connection refused", start)
 
 
 def judge(pairs, **options):
@@ -492,15 +496,8 @@ def test_a_failed_stage_never_states_a_stage_ratio_below_the_threshold():
 
 
 def probes(pairs):
-    result = []
-    for index, pair in enumerate(pairs):
-        sample = {"timestamp": T0 + INTERVAL * index}
-        if pair is None:
-            sample.update(up=None, probes=None, note="haproxy: stats page timed out")
-        else:
-            sample.update(up=pair[0], probes=pair[1])
-        result.append(sample)
-    return result
+    """``[(up, probes), ...]`` as timed availability samples."""
+    return timed(pairs, ("up", "probes"), "haproxy: stats page timed out")
 
 
 def test_availability_passes_when_the_probes_stay_up():

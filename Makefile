@@ -10,7 +10,7 @@ DEMO_VERSION ?= 1.0.0
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup host venv collection-link releases lab-up lab-down \
-        test-unit lint sanity test-integration molecule build-check clean
+        test-unit lint sanity test-integration test-integration-parallel molecule build-check clean
 
 demo: setup lab-up  ## converge the lab to the demo service and say where to look
 	ansible-playbook playbooks/site.yml -e service_version=$(DEMO_VERSION)
@@ -22,7 +22,8 @@ demo: setup lab-up  ## converge the lab to the demo service and say where to loo
 	@echo "  Prometheus targets : http://10.89.77.10:9090/targets"
 	@echo "  a lab host         : bash lab/lab.sh ssh app1"
 
-test: setup lint test-unit build-check test-integration molecule  ## everything CI runs
+test: setup  ## everything CI runs: tests/run_suite.py runs the steps side by side and prints their times
+	$(BIN)/python tests/run_suite.py
 
 setup: host venv collection-link releases
 
@@ -63,8 +64,11 @@ lint: venv collection-link
 build-check: venv  ## the collection builds, installs and its plugins document themselves
 	bash tests/build_check.sh
 
-test-integration: setup lab-up
+test-integration: setup lab-up  ## every integration module, one after another, on the default lab
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+test-integration-parallel: setup  ## the integration groups side by side, each on a lab of its own
+	$(BIN)/python tests/run_suite.py --only integration
 
 molecule: setup  ## check -> converge -> idempotence -> verify on fresh hosts of the lab image
 	bash lab/lab.sh image

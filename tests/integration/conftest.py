@@ -1,7 +1,9 @@
 """Integration tests: playbooks run through ansible-runner against the podman lab.
 
-One lab serves the whole session. A lab that cannot start fails the session loudly;
-these tests never skip.
+One lab serves the whole session: the default lab, or the named lab that
+``FLEETOPS_LAB`` names (``lab/lab.sh --lab NAME``), so several sessions run side by
+side on labs of their own. Addresses come from that lab's inventory, never from the
+tests. A lab that cannot start fails the session loudly; these tests never skip.
 """
 
 import json
@@ -17,13 +19,42 @@ from pathlib import Path
 import ansible_runner
 import pytest
 import testinfra
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
-LAB_KEY = REPO / "lab" / ".state" / "id_ed25519"
-LB_ADDRESS = "10.89.77.10"
-APP_HOSTS = {"app1": "10.89.77.11", "app2": "10.89.77.12", "app3": "10.89.77.13"}
+LAB_NAME = os.environ.get("FLEETOPS_LAB") or "default"
 BASE_VERSION = "1.0.0"
+
+
+def lab_command(*args):
+    """lab/lab.sh on this session's lab (FLEETOPS_LAB is passed on)."""
+    env = dict(os.environ, FLEETOPS_LAB=LAB_NAME)
+    return subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), *args], capture_output=True, text=True,
+                          check=False, env=env)
+
+
+def _lab_inventory():
+    """The lab's inventory path: a named lab's is written (with its subnet) by lab.sh."""
+    if LAB_NAME == "default":
+        return REPO / "inventories" / "lab" / "hosts.yml"
+    proc = lab_command("inventory")
+    if proc.returncode != 0:
+        raise RuntimeError("lab.sh --lab %s inventory failed:\n%s%s" % (LAB_NAME, proc.stdout, proc.stderr))
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def _group_addresses(inventory, group):
+    hosts = yaml.safe_load(inventory.read_text())["all"]["children"][group]["hosts"] or {}
+    return {name: (hostvars or {}).get("ansible_host") for name, hostvars in hosts.items()}
+
+
+INVENTORY = _lab_inventory()
+SPARES_INVENTORY = INVENTORY.parent / "spares.yml"
+LAB_KEY = (REPO / "lab" / ".state" / "id_ed25519" if LAB_NAME == "default"
+           else REPO / "lab" / ".state" / "labs" / LAB_NAME / "id_ed25519")
+LB_ADDRESS = _group_addresses(INVENTORY, "loadbalancers")["lb1"]
+APP_HOSTS = _group_addresses(INVENTORY, "app")
+SPARE_HOSTS = _group_addresses(SPARES_INVENTORY, "spare")
 
 # ansible-runner starts ansible-playbook by name: use the one beside this interpreter.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -81,7 +112,7 @@ def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None, *
 
 
 def lab_host(name):
-    address = LB_ADDRESS if name == "lb1" else APP_HOSTS[name]
+    address = {"lb1": LB_ADDRESS, **APP_HOSTS, **SPARE_HOSTS}[name]
     return testinfra.get_host(
         "ssh://root@%s" % address,
         ssh_identity_file=str(LAB_KEY),
@@ -161,7 +192,7 @@ class Traffic:
 @pytest.fixture(scope="session")
 def lab():
     """The lab, up. Fails (never skips) when it cannot start."""
-    proc = subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), "up"], capture_output=True, text=True, check=False)
+    proc = lab_command("up")
     if proc.returncode != 0:
         pytest.fail("the lab did not start:\n%s\n%s" % (proc.stdout, proc.stderr), pytrace=False)
     return proc

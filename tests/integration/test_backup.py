@@ -6,25 +6,19 @@ from the hosts, never assumed. Leaves spare1 down and every app host serving.
 
 import json
 import shlex
-import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-import testinfra
-from conftest import APP_HOSTS, LAB_KEY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, LB_ADDRESS, SPARES_INVENTORY, Traffic, http_get, lab_command, lab_host, run_playbook
 
 DEST = "/var/backups/fleetops/demo"
 TOKEN = "lab-token-not-secret"
 PORTS = {"blue": 8081, "green": 8082}
-SPARES = REPO / "inventories" / "lab" / "spares.yml"
+SPARES = SPARES_INVENTORY
 
 
 def spare_host(name="spare1"):
-    return testinfra.get_host(
-        "ssh://root@10.89.77.2%s" % name[-1],
-        ssh_identity_file=str(LAB_KEY),
-        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
-    )
+    return lab_host(name)
 
 
 def run(host, command):
@@ -55,7 +49,7 @@ def live_files(host):
 
 
 def lab(*args):
-    proc = subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), *args], capture_output=True, text=True, check=False)
+    proc = lab_command(*args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
 
 SLOTS = ("blue", "green")
 
@@ -231,7 +231,7 @@ def test_controller_killed_mid_rollout_is_recovered_by_a_rerun(tmp_path):
     }
     extravars = {"deploy_version": "2.0.0", **slow_gate, "deploy_lock_ttl": 15}
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    command = [playbook, str(REPO / "playbooks" / "deploy.yml"), "-e", json.dumps(extravars)]
+    command = [playbook, "-i", str(INVENTORY), str(REPO / "playbooks" / "deploy.yml"), "-e", json.dumps(extravars)]
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
     with Traffic(threads=4) as traffic:
         with open(tmp_path / "killed.log", "w") as log:

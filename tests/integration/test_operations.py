@@ -8,11 +8,22 @@ import json
 import subprocess
 
 import pytest
-from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import (
+    APP_HOSTS,
+    LAB_KEY,
+    LB_ADDRESS,
+    REPO,
+    SPARE_HOSTS,
+    Traffic,
+    http_get,
+    lab_command,
+    lab_host,
+    run_playbook,
+)
 
 TOKEN = "lab-token-not-secret"
 SPARE = "spare2"
-SPARE_ADDRESS = "10.89.77.22"
+SPARE_ADDRESS = SPARE_HOSTS[SPARE]
 
 
 def health(tmp_path, **extra):
@@ -252,11 +263,10 @@ def test_scale_in_then_out_drops_no_request(tmp_path):
     # Paths in group_vars are relative to inventory_dir, which is this file's directory.
     spare_inventory.write_text(json.dumps({"all": {"children": {"app": {"hosts": {SPARE: {
         "ansible_host": SPARE_ADDRESS,
-        "ansible_ssh_private_key_file": str(REPO / "lab" / ".state" / "id_ed25519"),
+        "ansible_ssh_private_key_file": str(LAB_KEY),
         "service_artifact_dir": str(REPO / "dist"),
     }}}}}}))
-    up = subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), "up", "--hosts", SPARE], capture_output=True, text=True,
-                        check=False)
+    up = lab_command("up", "--hosts", SPARE)
     assert up.returncode == 0, up.stderr
     try:
         with Traffic(threads=2) as traffic:
@@ -288,5 +298,4 @@ def test_scale_in_then_out_drops_no_request(tmp_path):
                          extra_inventory=spare_inventory)
         assert in_again.rc == 0 and in_again.changed() == 0, in_again.changed_tasks()
     finally:
-        subprocess.run(["bash", str(REPO / "lab" / "lab.sh"), "down", "--hosts", SPARE], capture_output=True,
-                       check=False)
+        lab_command("down", "--hosts", SPARE)

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Everything `make test` runs, as concurrent steps, ending with where the time went.
+
+The integration modules are split into groups that share nothing; each group runs in
+its own pytest process against a lab of its own (``FLEETOPS_LAB=<group>``, see
+lab/lab.sh), so a group's waits (analysis windows, drains, restarts) overlap the
+others'. Molecule runs beside them on its own hosts. Lint, unit tests and the build
+check run while the labs start.
+
+Every integration module must be in exactly one group: a module in none fails the run
+before anything starts, so a new test file is never silently left out. The number of
+tests collected is printed beside the number that ran; they must be equal.
+
+    python tests/run_suite.py [--only STEP ...] [--keep-labs]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+INTEGRATION = REPO / "tests" / "integration"
+LOG_DIR = REPO / ".build" / "test-logs"
+
+# Groups of integration modules, each on a lab of its own, in the order they run there.
+# A group is as long as its slowest chain: modules that build on another's state
+# (test_gate starts from the release test_deploy leaves) share a group.
+INTEGRATION_GROUPS = {
+    "itdeploy": ["test_site.py", "test_bad_input.py", "test_deploy.py", "test_gate.py"],
+    "itops": ["test_operations.py"],
+    "itbackup": ["test_backup.py"],
+}
+
+# Steps that need no lab, run one after another while the labs come up.
+QUICK_STEPS = [
+    ("lint", ["make", "--no-print-directory", "lint"]),
+    ("unit", ["make", "--no-print-directory", "test-unit"]),
+    ("build-check", ["make", "--no-print-directory", "build-check"]),
+]
+MOLECULE = ("molecule", ["make", "--no-print-directory", "molecule"])
+
+
+def integration_modules():
+    return sorted(path.name for path in INTEGRATION.glob("test_*.py"))
+
+
+def check_groups():
+    """Every module in exactly one group; fails naming the strays."""
+    grouped = [module for modules in INTEGRATION_GROUPS.values() for module in modules]
+    missing = sorted(set(integration_modules()) - set(grouped))
+    unknown = sorted(set(grouped) - set(integration_modules()))
+    twice = sorted({module for module in grouped if grouped.count(module) > 1})
+    problems = []
+    if missing:
+        problems.append("in no group of INTEGRATION_GROUPS (tests/run_suite.py): %s" % ", ".join(missing))
+    if unknown:
+        problems.append("grouped but not in tests/integration: %s" % ", ".join(unknown))
+    if twice:
+        problems.append("in more than one group: %s" % ", ".join(twice))
+    return problems
+
+
+def collected_count():
+    proc = subprocess.run([str(BIN / "pytest"), "--collect-only", "-q", str(INTEGRATION)],
+                          capture_output=True, text=True, cwd=REPO, check=False)
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    if proc.returncode != 0:
+        raise SystemExit("collecting the integration tests failed:\n" + proc.stdout[-3000:] + proc.stderr[-3000:])
+    return len(ids)
+
+
+class Step:
+    def __init__(self, name, command, env=None):
+        self.name, self.command, self.env = name, command, env
+        self.log = LOG_DIR / ("%s.log" % name)
+        self.rc, self.seconds = None, 0.0
+
+    def run(self):
+        start = time.monotonic()
+        with open(self.log, "w") as log:
+            self.rc = subprocess.call(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                      env=dict(os.environ, **(self.env or {})))
+        self.seconds = time.monotonic() - start
+        print("[suite] %-12s %s in %5.0f s (log %s)" % (self.name, "ok" if self.rc == 0 else "FAILED rc=%d" % self.rc,
+                                                        self.seconds, self.log.relative_to(REPO)), flush=True)
+        return self.rc
+
+
+def group_step(lab, modules):
+    junit = LOG_DIR / ("%s.xml" % lab)
+    command = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "--junitxml", str(junit)]
+    command += [str(INTEGRATION / module) for module in modules]
+    step = Step("integration-%s" % lab, command, env={"FLEETOPS_LAB": lab})
+    step.junit = junit
+    return step
+
+
+def module_times(steps):
+    """{module: (tests, seconds)} from the groups' JUnit files."""
+    times = {}
+    for step in steps:
+        if not getattr(step, "junit", None) or not step.junit.exists():
+            continue
+        for case in ET.parse(step.junit).getroot().iter("testcase"):
+            parts = case.get("classname", "").split(".")
+            module = next((part for part in parts if part.startswith("test_")), parts[-1]) + ".py"
+            tests, seconds = times.get(module, (0, 0.0))
+            times[module] = (tests + 1, seconds + float(case.get("time", 0)))
+    return times
+
+
+def run_sequence(steps):
+    for step in steps:
+        if step.run() != 0:
+            break
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=["quick", "integration", "molecule"],
+                        help="run only these parts (default: all)")
+    parser.add_argument("--keep-labs", action="store_true", help="leave the integration labs up afterwards")
+    args = parser.parse_args()
+    parts = set(args.only or ["quick", "integration", "molecule"])
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+
+    groups = []
+    if "integration" in parts:
+        problems = check_groups()
+        if problems:
+            raise SystemExit("[suite] integration groups: " + "; ".join(problems))
+        expected = collected_count()
+        print("[suite] %d integration tests collected in %d modules, %d groups on labs of their own"
+              % (expected, len(integration_modules()), len(INTEGRATION_GROUPS)), flush=True)
+        groups = [group_step(lab, modules) for lab, modules in INTEGRATION_GROUPS.items()]
+    quick = [Step(name, command) for name, command in QUICK_STEPS] if "quick" in parts else []
+    molecule = [Step(*MOLECULE)] if "molecule" in parts else []
+
+    threads = [threading.Thread(target=step.run) for step in groups + molecule]
+    threads.append(threading.Thread(target=run_sequence, args=(quick,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    if groups and not args.keep_labs:
+        for lab in INTEGRATION_GROUPS:
+            subprocess.run(["bash", "lab/lab.sh", "--lab", lab, "down"], cwd=REPO, capture_output=True, check=False)
+
+    steps = quick + groups + molecule
+    failed = [step for step in steps if step.rc != 0]
+    for step in failed:
+        print("\n[suite] ---- %s failed (rc=%s); last lines of %s:" % (step.name, step.rc, step.log))
+        if step.log.exists():
+            print("\n".join(step.log.read_text(errors="replace").splitlines()[-120:]))
+
+    print("\n[suite] wall time by step (quick steps run one after another, beside the rest)")
+    for step in steps:
+        state = "not run" if step.rc is None else ("ok" if step.rc == 0 else "FAILED")
+        print("  %-24s %7.1f s  %s" % (step.name, step.seconds, state))
+    times = module_times(groups)
+    if times:
+        print("[suite] integration wall time by module (sum of its tests' setup, call and teardown)")
+        for lab, modules in INTEGRATION_GROUPS.items():
+            for module in modules:
+                tests, seconds = times.get(module, (0, 0.0))
+                print("  %-10s %-24s %3d tests %7.1f s" % (lab, module, tests, seconds))
+        ran = sum(tests for tests, _ in times.values())
+        print("[suite] integration tests: %d collected, %d ran" % (expected, ran))
+        if ran != expected and not failed:
+            failed.append("count")
+            print("[suite] ERROR: %d collected integration tests did not run" % (expected - ran))
+    print("[suite] total %.0f s" % (time.monotonic() - start))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

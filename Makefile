@@ -22,8 +22,8 @@ demo: setup lab-up  ## converge the lab to the demo service and say where to loo
 	@echo "  Prometheus targets : http://10.89.77.10:9090/targets"
 	@echo "  a lab host         : bash lab/lab.sh ssh app1"
 
-test: setup  ## everything CI runs: tests/run_suite.py runs the steps side by side and prints their times
-	$(BIN)/python tests/run_suite.py
+test:  ## everything CI runs: setup, then the steps side by side, ending with their times
+	python3 tests/run_suite.py
 
 setup: host venv collection-link releases
 
@@ -67,8 +67,8 @@ build-check: venv  ## the collection builds, installs and its plugins document t
 test-integration: setup lab-up  ## every integration module, one after another, on the default lab
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-test-integration-parallel: setup  ## the integration groups side by side, each on a lab of its own
-	$(BIN)/python tests/run_suite.py --only integration
+test-integration-parallel:  ## the integration groups side by side, each on a lab of its own
+	python3 tests/run_suite.py --only integration
 
 molecule: setup  ## check -> converge -> idempotence -> verify on fresh hosts of the lab image
 	bash lab/lab.sh image

@@ -11,7 +11,10 @@ Every integration module must be in exactly one group: a module in none fails th
 before anything starts, so a new test file is never silently left out. The number of
 tests collected is printed beside the number that ran; they must be equal.
 
-    python tests/run_suite.py [--only STEP ...] [--keep-labs]
+    python3 tests/run_suite.py [--only PART ...] [--keep-labs]
+
+Setup (`make setup`: host packages, virtualenv, release artifacts) runs first and is
+timed like the rest.
 """
 
 import argparse
@@ -24,19 +27,23 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+BIN = REPO / ".venv" / "bin"  # made by the setup step
 INTEGRATION = REPO / "tests" / "integration"
 LOG_DIR = REPO / ".build" / "test-logs"
 
 # Groups of integration modules, each on a lab of its own, in the order they run there.
-# A group is as long as its slowest chain: modules that build on another's state
-# (test_gate starts from the release test_deploy leaves) share a group.
+# Every module starts from a converged lab (the `converged` fixture) and reads the
+# release that serves from the hosts, so each can have a lab of its own; test_gate
+# deploys the 2.0.0 it starts from when it runs alone.
 INTEGRATION_GROUPS = {
-    "itdeploy": ["test_site.py", "test_bad_input.py", "test_deploy.py", "test_gate.py"],
+    "itsite": ["test_site.py", "test_bad_input.py"],
+    "itdeploy": ["test_deploy.py"],
+    "itgate": ["test_gate.py"],
     "itops": ["test_operations.py"],
     "itbackup": ["test_backup.py"],
 }
 
+SETUP = ("setup", ["make", "--no-print-directory", "setup"])
 # Steps that need no lab, run one after another while the labs come up.
 QUICK_STEPS = [
     ("lint", ["make", "--no-print-directory", "lint"]),
@@ -130,6 +137,10 @@ def main():
     parts = set(args.only or ["quick", "integration", "molecule"])
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
+    setup = Step(*SETUP)
+    if setup.run() != 0:
+        print(setup.log.read_text(errors="replace")[-5000:])
+        return 1
 
     groups = []
     if "integration" in parts:
@@ -154,14 +165,15 @@ def main():
         for lab in INTEGRATION_GROUPS:
             subprocess.run(["bash", "lab/lab.sh", "--lab", lab, "down"], cwd=REPO, capture_output=True, check=False)
 
-    steps = quick + groups + molecule
+    steps = [setup] + quick + groups + molecule
     failed = [step for step in steps if step.rc != 0]
     for step in failed:
         print("\n[suite] ---- %s failed (rc=%s); last lines of %s:" % (step.name, step.rc, step.log))
         if step.log.exists():
             print("\n".join(step.log.read_text(errors="replace").splitlines()[-120:]))
 
-    print("\n[suite] wall time by step (quick steps run one after another, beside the rest)")
+    print("\n[suite] wall time by step (setup first; then the quick steps one after another, beside the"
+          " integration groups and molecule)")
     for step in steps:
         state = "not run" if step.rc is None else ("ok" if step.rc == 0 else "FAILED")
         print("  %-24s %7.1f s  %s" % (step.name, step.seconds, state))

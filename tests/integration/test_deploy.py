@@ -174,6 +174,22 @@ def test_deploy_is_refused_while_another_holds_the_lock(tmp_path):
     assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}
 
 
+def test_deploy_refuses_to_run_as_one_slice_of_a_sliced_awx_job(tmp_path):
+    # What AWX passes to each slice of a job template with job_slice_count > 1: the
+    # workflow it runs the slices in carries the template's name.
+    awx = {"awx_job_template_name": "Deploy web", "awx_workflow_job_name": "Deploy web",
+           "awx_job_launch_type": "workflow"}
+    before = {name: ledger(name) for name in APP_HOSTS}
+    result = run_playbook("deploy.yml", {"deploy_version": "1.0.0", **awx}, tmp_path=tmp_path)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert message.startswith("deploy.yml cannot run as a sliced job: this run is one slice of job template "
+                              "'Deploy web' (job_slice_count > 1)"), message
+    assert result.changed() == 0, result.changed_tasks()
+    assert {name: ledger(name) for name in APP_HOSTS} == before
+    assert not lab_host("lb1").file("/var/lib/fleetops/deploy.lock").exists
+
+
 def test_two_rollbacks_follow_the_ledger_not_mtimes(tmp_path):
     # History: 1.0.0 (site.yml), 2.0.0 promoted, 3.0.0 rolled back, 4.0.0 promoted now.
     # 4.0.0 answers 300 ms slower: more clients keep enough requests on the canary.

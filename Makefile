@@ -10,7 +10,7 @@ DEMO_VERSION ?= 1.0.0
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup host venv collection-link releases lab-up lab-down \
-        test-unit lint sanity test-integration test-integration-parallel molecule build-check clean
+        test-unit lint sanity test-integration test-integration-parallel molecule molecule-run build-check clean
 
 demo: setup lab-up  ## converge the lab to the demo service and say where to look
 	ansible-playbook playbooks/site.yml -e service_version=$(DEMO_VERSION)
@@ -70,7 +70,9 @@ test-integration: setup lab-up  ## every integration module, one after another, 
 test-integration-parallel:  ## the integration groups side by side, each on a lab of its own
 	python3 tests/run_suite.py --only integration
 
-molecule: setup  ## check -> converge -> idempotence -> verify on fresh hosts of the lab image
+molecule: setup molecule-run  ## check -> converge -> idempotence -> verify on fresh hosts of the lab image
+
+molecule-run:  ## molecule alone, once setup is done (tests/run_suite.py runs it beside the integration groups)
 	bash lab/lab.sh image
 	podman network exists fleetops-mol || podman network create fleetops-mol >/dev/null
 	$(BIN)/molecule test -s default

@@ -2,7 +2,8 @@
 """A 50-host fleet against a 4-host one: memory per host, then the wall time of the
 runbooks, the cost per added host, and which controller settings help on this machine.
 
-    .venv/bin/python bench/fleet_scale.py [--lab fleet50] [--small-lab fleet4] [--no-settings]
+    .venv/bin/python bench/fleet_scale.py [--lab fleet50] [--small-lab fleet4]
+                                          [--only runbooks|settings] [--mitogen DIR]
 
 Needs two named labs up and converged to 1.0.0, e.g.
 
@@ -20,9 +21,10 @@ Ansible's defaults (the peer: forks 5, no pipelining, ssh ControlPersist 60s). E
 starts with no ssh connection open (its own ControlPath directory), so no run inherits
 another's connections. The labs end where they started (1.0.0 serving).
 
-Then, unless --no-settings, on the big lab: health_check.yml and backup.yml under each
-controller setting (forks, pipelining, ControlPersist, the free strategy, mitogen when
---mitogen DIR names an unpacked mitogen release), and what fact gathering costs (the
+Then (--only settings: only this) on the big lab: health_check.yml under each controller
+setting (forks, pipelining, ControlPersist, the free strategy, mitogen when --mitogen DIR
+names an unpacked mitogen release), backup.yml at forks 50 under linear and free, and
+what fact gathering costs (the
 most fact caching can save a run). The machine's load is printed beside the figures:
 other work shares its 2 cores, so compare figures of one run (ratios). Not a test.
 """
@@ -144,9 +146,9 @@ def settings_study(lab, mitogen):
         dict(PEER),
         dict(pipe, label="forks 5, pipelining on", forks=5),
         dict(pipe, label="forks 20, pipelining on", forks=20),
-        dict(pipe, label="forks 50, pipelining on", forks=50),
+        dict(pipe, label="forks 50, pipelining on", forks=50, backup=True),
         dict(pipe, label="forks 50, pipelining on, no ControlPersist", forks=50, ssh_args=NO_PERSIST_ARGS),
-        dict(pipe, label="forks 50, pipelining on, strategy free", forks=50, strategy="free"),
+        dict(pipe, label="forks 50, pipelining on, strategy free", forks=50, strategy="free", backup=True),
     ]
     if mitogen:
         rows.append(dict(pipe, label="forks 50, mitogen_linear", forks=50, strategy="mitogen_linear",
@@ -158,8 +160,8 @@ def settings_study(lab, mitogen):
             print("  %-48s failed (rc %d): %s" % (row["label"], proc.returncode,
                                                   (proc.stdout + proc.stderr).strip().splitlines()[-1][:200]))
             continue
-        backup, _ = playbook("playbooks/backup.yml", inv, None, row)
-        print("  %-48s health_check %6.1f s  backup %6.1f s  (%s)" % (row["label"], health, backup, load()))
+        backup = "%6.1f s" % playbook("playbooks/backup.yml", inv, None, row)[0] if row.get("backup") else "-"
+        print("  %-48s health_check %6.1f s  backup %8s  (%s)" % (row["label"], health, backup, load()))
     # Only site.yml gathers facts; a fact cache (jsonfile) would skip this on a re-run.
     start = time.monotonic()
     subprocess.run([os.path.join(BIN, "ansible"), "-i", inv, "all", "-m", "ansible.builtin.setup", "-a",
@@ -173,9 +175,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", default="fleet50")
     parser.add_argument("--small-lab", default="fleet4")
-    parser.add_argument("--no-settings", action="store_true")
+    parser.add_argument("--only", choices=("runbooks", "settings"), help="one half of the run")
     parser.add_argument("--mitogen", help="directory of an unpacked mitogen release (holds ansible_mitogen/)")
     args = parser.parse_args()
+    if args.only == "settings":
+        settings_study(args.lab, args.mitogen)
+        return
     big, small = app_count(args.lab), app_count(args.small_lab)
     mem_small = print_memory(args.small_lab, memory(args.small_lab))
     mem_big = print_memory(args.lab, memory(args.lab))
@@ -201,7 +206,7 @@ def main():
           "(<= 180 s: %s)" % (big, t_big["health", "ours"], t_big["health", "ours"] <= 30, t_big["deploy", "ours"],
                               t_big["deploy", "ours"] <= 180))
     print("memory: %.1f MiB per app host on %d, %.1f on %d" % (mem_big, big, mem_small, small))
-    if not args.no_settings:
+    if args.only is None:
         print()
         settings_study(args.lab, args.mitogen)
 

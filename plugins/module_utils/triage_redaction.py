@@ -63,6 +63,7 @@ DESCRIPTIVE_SUFFIXES = frozenset((
     "timeout", "type", "policy", "required", "enabled", "hint", "prompt", "header", "field", "lifetime",
     "age", "rotation", "interval", "size", "algorithm", "format", "url", "endpoint", "id", "name", "mode",
     "strength", "minlength", "maxlength", "command", "cmd", "env", "var", "source", "store", "at", "version",
+    "prompts", "attempts", "retries", "authentication", "reset", "changed", "updated",
 ))
 # Values that are never secrets: placeholders, booleans, references to somewhere else.
 _NON_SECRET_VALUE_RE = re.compile(

@@ -54,6 +54,7 @@ SECRETS = [
 # Text that looks secret-ish but is context a responder needs; it must survive unchanged.
 LOOKALIKES = [
     "password_min_length = 12\n",
+    "ssh -o NumberOfPasswordPrompts=1 -o PasswordAuthentication=no host\n",
     "token_ttl: 3600\n",
     "password_file=/etc/demo/db.pass\n",
     "api_key_path: /run/secrets/api\n",

@@ -39,6 +39,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_timeline
 HOST_STATUSES = ("collected", "unreachable", "failed")
 MAX_MEMBER_BYTES = 1 << 30
 MIN_SWEEP_LITERAL = 6
+REPORT_KEYS = ("bytes", "caps", "redactions", "sweep_found", "seconds", "timeline_events", "timeline_dropped")
 
 
 def _stamp(now):
@@ -210,6 +211,57 @@ def validate(params):
         raise ResultError("map_path: must name the obfuscation map file (kept outside the bundle)")
 
 
+def _gather(params, hosts_dir):
+    """Extract every collected host's archive; returns (states, reports, per-host event lists)."""
+    states, reports, events = {}, {}, []
+    for entry in params["hosts"]:
+        host = entry["host"]
+        states[host] = dict(status=entry["status"], message=entry.get("message") or "")
+        if entry["status"] != "collected":
+            continue
+        try:
+            extract_host(entry["archive"], host, hosts_dir, params["max_host_archive_bytes"])
+        except (OSError, tarfile.TarError, ResultError) as exc:
+            states[host] = dict(status="failed", message="archive unusable: %s" % getattr(exc, "msg", exc))
+            shutil.rmtree(os.path.join(hosts_dir, host), ignore_errors=True)
+            continue
+        reports[host] = _read_json(os.path.join(hosts_dir, host, "collection.json"), {})
+        with open(os.path.join(hosts_dir, host, "timeline.jsonl"), encoding="utf-8") as handle:
+            events.append([json.loads(line) for line in handle if line.strip()])
+    return states, reports, events
+
+
+def _write(path, text):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _seal(root, manifest):
+    """manifest.json with every file's size and sha256, then SHA256SUMS over all of them."""
+    files = []
+    for directory, dirs, names in os.walk(root):
+        dirs.sort()
+        for filename in sorted(names):
+            path = os.path.join(directory, filename)
+            files.append(dict(path=os.path.relpath(path, root), bytes=os.path.getsize(path),
+                              sha256=sha256_file(path)))
+    manifest["files"] = files
+    _write(os.path.join(root, "manifest.json"), json.dumps(manifest, indent=1, sort_keys=True))
+    sums = "".join("%s  %s\n" % (f["sha256"], f["path"]) for f in files)
+    _write(os.path.join(root, "SHA256SUMS"), sums + "%s  manifest.json\n" % sha256_file(
+        os.path.join(root, "manifest.json")))
+
+
+def _pack(root, name, output_dir):
+    bundle = os.path.join(output_dir, name + ".tar.gz")
+    with tarfile.open(bundle + ".part", "w:gz") as tar:
+        tar.add(root, arcname=name)
+    os.chmod(bundle + ".part", 0o600)
+    os.rename(bundle + ".part", bundle)
+    fsync_dir(output_dir)
+    return bundle
+
+
 def build(params, now):
     """Merge the hosts' archives into one bundle; returns the module's result."""
     validate(params)
@@ -222,62 +274,24 @@ def build(params, now):
         hosts_dir = os.path.join(root, "hosts")
         os.makedirs(hosts_dir, mode=0o700)
         params = dict(params, _hosts_dir=hosts_dir)
-        states, reports, events = {}, {}, []
-        for entry in params["hosts"]:
-            host = entry["host"]
-            states[host] = dict(status=entry["status"], message=entry.get("message") or "")
-            if entry["status"] != "collected":
-                continue
-            try:
-                extract_host(entry["archive"], host, hosts_dir, params["max_host_archive_bytes"])
-            except (OSError, tarfile.TarError, ResultError) as exc:
-                states[host] = dict(status="failed", message="archive unusable: %s" % getattr(exc, "msg", exc))
-                shutil.rmtree(os.path.join(hosts_dir, host), ignore_errors=True)
-                continue
-            reports[host] = _read_json(os.path.join(hosts_dir, host, "collection.json"), {})
-            with open(os.path.join(hosts_dir, host, "timeline.jsonl"), encoding="utf-8") as handle:
-                events.append([json.loads(line) for line in handle if line.strip()])
+        states, reports, events = _gather(params, hosts_dir)
         tokens = merge_map(params["map_path"], params.get("incoming_maps") or [])
         swept = sweep_bundle(hosts_dir, tokens)
         timeline = merge(*events)
         proposal = propose(_evidence(params, reports, states), params.get("severity_rules"))
-        policy = deadlines(proposal["severity"], params["severity_policy"], now)
-        severity = dict(proposal, **policy)
-        with open(os.path.join(root, "timeline.txt"), "w", encoding="utf-8") as handle:
-            handle.write(render(timeline))
-        with open(os.path.join(root, "timeline.jsonl"), "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(e, sort_keys=True) + "\n" for e in timeline)
-        with open(os.path.join(root, "severity.json"), "w", encoding="utf-8") as handle:
-            json.dump(severity, handle, indent=1, sort_keys=True)
+        severity = dict(proposal, **deadlines(proposal["severity"], params["severity_policy"], now))
+        _write(os.path.join(root, "timeline.txt"), render(timeline))
+        _write(os.path.join(root, "timeline.jsonl"), "".join(json.dumps(e, sort_keys=True) + "\n" for e in timeline))
+        _write(os.path.join(root, "severity.json"), json.dumps(severity, indent=1, sort_keys=True))
         manifest = dict(
             name=name, created=iso(now), since=params.get("since"), hosts=states,
-            host_reports=dict((h, dict((k, r.get(k)) for k in ("bytes", "caps", "redactions", "sweep_found",
-                                                                 "seconds", "items", "timeline_events",
-                                                                 "timeline_dropped"))) for h, r in reports.items()),
+            host_reports=dict((h, dict((k, r.get(k)) for k in REPORT_KEYS)) for h, r in reports.items()),
             controller_sweep=swept, timeline_events=len(timeline), severity=severity["severity"],
         )
-        html = summary_html(manifest, severity, reports, timeline, params.get("summary_timeline_lines", 200))
-        with open(os.path.join(root, "summary.html"), "w", encoding="utf-8") as handle:
-            handle.write(html)
-        files = []
-        for directory, dirs, names in os.walk(root):
-            dirs.sort()
-            for filename in sorted(names):
-                path = os.path.join(directory, filename)
-                files.append(dict(path=os.path.relpath(path, root), bytes=os.path.getsize(path),
-                                  sha256=sha256_file(path)))
-        manifest["files"] = files
-        with open(os.path.join(root, "manifest.json"), "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=1, sort_keys=True)
-        with open(os.path.join(root, "SHA256SUMS"), "w", encoding="utf-8") as handle:
-            handle.writelines("%s  %s\n" % (f["sha256"], f["path"]) for f in files)
-            handle.write("%s  manifest.json\n" % sha256_file(os.path.join(root, "manifest.json")))
-        bundle = os.path.join(params["output_dir"], name + ".tar.gz")
-        with tarfile.open(bundle + ".part", "w:gz") as tar:
-            tar.add(root, arcname=name)
-        os.chmod(bundle + ".part", 0o600)
-        os.rename(bundle + ".part", bundle)
-        fsync_dir(params["output_dir"])
+        _write(os.path.join(root, "summary.html"),
+               summary_html(manifest, severity, reports, timeline, params.get("summary_timeline_lines", 200)))
+        _seal(root, manifest)
+        bundle = _pack(root, name, params["output_dir"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dict(bundle=bundle, bundle_bytes=os.path.getsize(bundle), bundle_sha256=sha256_file(bundle),

@@ -38,7 +38,7 @@ MAX_WALK_FILES = 2000
 class Outcome(object):
     """What a read produced: text plus its status (ok, truncated, timeout, error) and sizes."""
 
-    def __init__(self, text="", status="ok", message="", size=0, kept=0, seconds=0.0):
+    def __init__(self, text="", status="ok", *, message="", size=0, kept=0, seconds=0.0):
         self.text = text
         self.status = status
         self.message = message
@@ -98,7 +98,8 @@ def run_command(argv, timeout, cap, keep="head", env=None):
             data = cut(data, cap, keep)
             if status == "ok":
                 status, message = "truncated", "output of %d bytes cut to its %s %d" % (size, keep, len(data))
-        return Outcome(_decode(data), status, message, size, len(data), time.monotonic() - started)
+        return Outcome(_decode(data), status, message=message, size=size, kept=len(data),
+                       seconds=time.monotonic() - started)
 
 
 def open_regular(path):
@@ -141,7 +142,8 @@ def read_tail(path, cap):
     try:
         fd, info = open_regular(path)
     except OSError as exc:
-        return Outcome(status="error", message="%s: %s" % (path, exc.strerror or exc), seconds=time.monotonic() - started)
+        return Outcome(status="error", message="%s: %s" % (path, exc.strerror or exc),
+                       seconds=time.monotonic() - started)
     try:
         if path.endswith(".gz"):
             try:
@@ -170,9 +172,9 @@ def read_tail(path, cap):
                        seconds=time.monotonic() - started)
     if truncated:
         data = _drop_partial_first_line(data)
-        return Outcome(_decode(data), "truncated", "%s: kept the last %d of %d bytes" % (path, len(data), size),
-                       size, len(data), time.monotonic() - started)
-    return Outcome(_decode(data), "ok", "", size, len(data), time.monotonic() - started)
+        return Outcome(_decode(data), "truncated", message="%s: kept the last %d of %d bytes" % (path, len(data), size),
+                       size=size, kept=len(data), seconds=time.monotonic() - started)
+    return Outcome(_decode(data), "ok", size=size, kept=len(data), seconds=time.monotonic() - started)
 
 
 def list_files(patterns, since=None, limit=MAX_WALK_FILES):
@@ -226,4 +228,4 @@ def read_proc(path, cap):
             data = handle.read(cap)
     except OSError as exc:
         return Outcome(status="error", message="%s: %s" % (path, exc.strerror or exc))
-    return Outcome(_decode(data), "ok", "", len(data), len(data))
+    return Outcome(_decode(data), "ok", size=len(data), kept=len(data))

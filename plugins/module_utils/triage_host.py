@@ -299,8 +299,8 @@ def _journals(col, host, timeout):
         if col.full():
             col.skip(_item("journal", unit), "max_host_bytes reached")
             continue
-        argv = ["journalctl", "--no-pager", "-o", "json", "-u", unit, "--since", "@%d" % int(col.options["since_epoch"]),
-                "-n", str(col.options["max_journal_lines"])]
+        argv = ["journalctl", "--no-pager", "-o", "json", "-u", unit,
+                "--since", "@%d" % int(col.options["since_epoch"]), "-n", str(col.options["max_journal_lines"])]
         outcome = run_command(argv, timeout, 4 * col.options["max_file_bytes"], keep="tail")
         lines, stamps = [], []
         for raw in outcome.text.splitlines():

@@ -51,7 +51,8 @@ def _offset(zone):
     return sign * (int(digits[:2]) * 3600 + int(digits[2:4]) * 60)
 
 
-def _epoch(year, month, day, hour, minute, second, fraction="", zone=""):
+def _epoch(fields, fraction="", zone=""):
+    year, month, day, hour, minute, second = fields
     try:
         seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
         datetime.datetime(year, month, day, hour, minute, second)  # refuses 2026-02-31
@@ -77,7 +78,7 @@ def parse_since(value, now, option="since"):
     match = _ISO_RE.match(text)
     epoch = None
     if match and match.end() == len(text):
-        epoch = _epoch(*[int(g) for g in match.groups()[:6]], fraction=match.group(7) or "", zone=match.group(8) or "")
+        epoch = _epoch([int(g) for g in match.groups()[:6]], fraction=match.group(7) or "", zone=match.group(8) or "")
     if epoch is None:
         raise ResultError("%s: %r is not a time; give an ISO 8601 UTC time (2026-12-06T05:00:00Z) or a duration "
                           "back from now (30m, 2h, 1d)" % (option, value))
@@ -91,18 +92,18 @@ def line_time(line, now):
     """The time a log line carries (epoch seconds), or None."""
     match = _ISO_RE.match(line)
     if match:
-        return _epoch(*[int(g) for g in match.groups()[:6]], fraction=match.group(7) or "", zone=match.group(8) or "")
+        return _epoch([int(g) for g in match.groups()[:6]], fraction=match.group(7) or "", zone=match.group(8) or "")
     match = _SYSLOG_RE.match(line)
     if match and match.group(1) in _MONTHS:
         year = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).year
-        epoch = _epoch(year, _MONTHS[match.group(1)], *[int(g) for g in match.groups()[1:]])
+        epoch = _epoch([year, _MONTHS[match.group(1)]] + [int(g) for g in match.groups()[1:]])
         if epoch is not None and epoch > now + 86400:  # December's lines read in January
-            epoch = _epoch(year - 1, _MONTHS[match.group(1)], *[int(g) for g in match.groups()[1:]])
+            epoch = _epoch([year - 1, _MONTHS[match.group(1)]] + [int(g) for g in match.groups()[1:]])
         return epoch
     match = _CLF_RE.search(line)
     if match and match.group(2) in _MONTHS:
-        return _epoch(int(match.group(3)), _MONTHS[match.group(2)], int(match.group(1)),
-                      *[int(g) for g in match.groups()[3:6]], zone=match.group(7))
+        return _epoch([int(match.group(3)), _MONTHS[match.group(2)], int(match.group(1))]
+                      + [int(g) for g in match.groups()[3:6]], zone=match.group(7))
     return None
 
 

@@ -34,7 +34,7 @@ options:
     type: path
     default: ""
   map_path:
-    description: The obfuscation map on the controller (token -> secret, 0600). Never inside O(output_dir)'s bundles.
+    description: The obfuscation map on the controller (token -> secret, 0600). Never part of a bundle.
     type: path
     required: true
   output_dir:

@@ -1,7 +1,6 @@
 """Redaction: many secret shapes go, non-secret look-alikes stay, tokens are keyed and stable."""
 
 import pytest
-
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_redaction import (
     TOKEN_RE,
     Redactor,

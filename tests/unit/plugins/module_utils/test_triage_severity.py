@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import parse_show_stat
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_severity import (

@@ -1,7 +1,6 @@
 """The triage window, log line times and the merged timeline."""
 
 import pytest
-
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_timeline import (
     backup_events,

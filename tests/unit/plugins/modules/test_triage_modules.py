@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import os
 import tarfile
@@ -173,7 +174,6 @@ def test_a_flooding_command_is_capped():
 
 
 def test_read_tail_of_gzip_and_refuses_links(tmp_path):
-    import gzip
     path = tmp_path / "app.log.1.gz"
     with gzip.open(path, "wt") as handle:
         handle.write("".join("line %d\n" % i for i in range(10000)))

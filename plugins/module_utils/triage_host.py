@@ -351,7 +351,13 @@ def sweep_files(col):
             data = cut(swept.encode("utf-8"), allowance, keep)
             with open(path, "wb") as handle:
                 handle.write(data)
-    for event in col.events:
+    return found
+
+
+def sweep_events(col, events):
+    """The catch-all pass over the timeline events that leave the host."""
+    found = 0
+    for event in events:
         event["text"], hits = col.redactor.sweep(event["text"])
         found += hits
     return found
@@ -389,10 +395,10 @@ def collect(options, now):
         _backups(col, host)
         _journals(col, host, timeout)
         _logs(col, host)
-        swept = sweep_files(col)
         col.events.sort(key=lambda e: e["ts"])
         dropped = max(0, len(col.events) - options["max_timeline_events"])
         events = col.events[dropped:]
+        swept = sweep_files(col) + sweep_events(col, events)
         report = dict(
             host=host, since=iso(options["since_epoch"]), collected_at=iso(now), units=units, probes=probes,
             haproxy=haproxy, slo=slo, items=col.items, bytes=options["max_host_bytes"] - col.left,

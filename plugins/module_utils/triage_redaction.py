@@ -101,7 +101,31 @@ _INLINE_RE = re.compile(
 # --key value / --key=value on a command line.
 _FLAG_RE = re.compile(r"(?<!\S)(--?)([A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(" + _QUOTED + r"|[^\s\"'-][^\s\"']*)")
 _PAIRS_AFTER_RE = re.compile(r"\s[A-Za-z_][A-Za-z0-9_.\-]*[=:]")
+# Every rule needs one of these (lower case) in the line it matches.
+HINTS = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "sig", "bearer", "basic", "digest", "://",
+         "akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "aiza", "gh", "xox", "k_live", "k_test",
+         "eyj")
+_DELIMITER_RE = re.compile(r"[\s\"'=:;,&@<>()\[\]{}|\\]")
+_WORD_RE = re.compile(r"[^\s\"'=:;,&@<>()\[\]{}|\\]+")
 _SPLIT_RE = re.compile(r"[_.\-\s]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def hint_line_starts(text):
+    """Sorted start offsets of the lines of ``text`` that hold one of :data:`HINTS`."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: offsets differ, check every line
+        return [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and i + 1 < len(text)]
+    starts = set()
+    for hint in HINTS:
+        position = lowered.find(hint)
+        while position >= 0:
+            start = text.rfind("\n", 0, position) + 1
+            starts.add(start)
+            end = text.find("\n", position)
+            if end < 0:
+                break
+            position = lowered.find(hint, end)
+    return sorted(starts)
 
 
 def key_components(key):
@@ -244,21 +268,50 @@ class Redactor(object):
 
     # --- entry points ---------------------------------------------------------------
 
-    def redact(self, text):
-        """``text`` with every recognised secret replaced by its token."""
-        for rule in (self._pem, self._url, self._auth, self._cloud, self._lines, self._inline, self._flags):
+    def _line_rules(self, text):
+        for rule in (self._url, self._auth, self._cloud, self._lines, self._inline, self._flags):
             text = rule(text)
         return text
+
+    def redact(self, text):
+        """``text`` with every recognised secret replaced by its token.
+
+        Only lines holding one of :data:`HINTS` (case-insensitive) go through the rules,
+        since every rule needs one; the others are copied as they are, which keeps
+        redaction of large logs fast. A private key block is handled over the whole
+        text first.
+        """
+        if "PRIVATE KEY" in text:
+            text = self._pem(text)
+        starts = hint_line_starts(text)
+        if not starts:
+            return text
+        parts, done = [], 0
+        for start in starts:
+            if start < done:
+                continue
+            end = text.find("\n", start)
+            end = len(text) if end < 0 else end + 1
+            parts.append(text[done:start])
+            parts.append(self._line_rules(text[start:end]))
+            done = end
+        parts.append(text[done:])
+        return "".join(parts)
 
     def sweep(self, text):
         """The catch-all pass: every literal secret seen so far, then the rules again.
 
-        Returns ``(text, replacements)``; replacements counts what this pass still found.
+        Literals without a delimiter are looked up among the text's words (one pass,
+        set intersection), so thousands of known secrets cost no more than a few; the
+        rest are searched for directly. Returns ``(text, replacements)``.
         """
         before = sum(self.counts.values())
         hits = 0
-        for secret in sorted(self._literals, key=len, reverse=True):
-            if len(secret) >= MIN_LITERAL and secret in text:
+        if self._literals:
+            words = set(_WORD_RE.findall(text))
+            present = [s for s in words.intersection(self._literals) if len(s) >= MIN_LITERAL]
+            present += [s for s in self._literals if len(s) >= MIN_LITERAL and _DELIMITER_RE.search(s) and s in text]
+            for secret in sorted(present, key=len, reverse=True):
                 hits += text.count(secret)
                 text = text.replace(secret, self._literals[secret])
         if hits:

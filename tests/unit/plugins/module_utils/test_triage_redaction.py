@@ -155,3 +155,21 @@ def test_secret_key_names(key, secret):
 def test_an_empty_key_is_refused():
     with pytest.raises(ValueError, match="redaction key must not be empty"):
         Redactor("")
+
+
+def test_sweep_with_thousands_of_known_secrets_finds_the_bare_ones():
+    redactor = Redactor(KEY)
+    redactor.redact("".join("password=Known-%05d\n" % i for i in range(3000)))
+    text, hits = redactor.sweep("INFO retry with Known-01234 and Known-02999, then ok\n")
+    assert "Known-0" not in text and hits == 2
+
+
+def test_text_whose_lower_case_is_longer_is_still_redacted():
+    out = Redactor(KEY).redact("İstanbul office\npassword=hunter2hunter2\n")
+    assert "hunter2hunter2" not in out and out.startswith("İstanbul office\n")
+
+
+def test_lines_without_a_hint_are_copied_unchanged():
+    text = "GET /workflows 200 12ms\n" * 1000 + "token=abc123abc123\n"
+    out = Redactor(KEY).redact(text)
+    assert out.startswith("GET /workflows 200 12ms\n" * 1000) and "abc123abc123" not in out

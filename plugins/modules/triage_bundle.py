@@ -42,7 +42,7 @@ options:
     type: path
     required: true
   since:
-    description: The window's start as the hosts were given it (recorded in the manifest; checked with O(validate_only)).
+    description: The window's start as the hosts were given it (in the manifest; checked with O(validate_only)).
     type: str
     required: true
   caps:
@@ -122,10 +122,12 @@ bundle:
   type: str
   sample: /root/.fleetops/triage/triage-20261206T053000Z.tar.gz
 bundle_bytes:
+  description: Size of the bundle archive.
   returned: unless validate_only
   type: int
   sample: 412345
 bundle_sha256:
+  description: sha256 of the bundle archive.
   returned: unless validate_only
   type: str
   sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
@@ -140,6 +142,7 @@ hosts:
   type: dict
   sample: {app1: {status: collected, message: ""}}
 timeline_events:
+  description: Events in the merged timeline.
   returned: unless validate_only
   type: int
   sample: 5120
@@ -149,6 +152,7 @@ controller_sweep:
   type: dict
   sample: {}
 map_path:
+  description: The obfuscation map the hosts' tokens were merged into.
   returned: unless validate_only
   type: str
   sample: /root/.fleetops/triage/obfuscation-map.json

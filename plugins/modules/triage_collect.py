@@ -147,6 +147,7 @@ map_path:
   type: str
   sample: /tmp/fleetops-triage-k2j3/obfuscation-app1.json
 archive_bytes:
+  description: Size of the host's archive.
   returned: success
   type: int
   sample: 81234
@@ -156,6 +157,7 @@ collected_bytes:
   type: int
   sample: 1048576
 items:
+  description: Items collected, omitted or failed (see the archive's C(collection.json)).
   returned: success
   type: int
   sample: 31
@@ -177,6 +179,7 @@ redactions:
   type: dict
   sample: {key_value: 4, auth_header: 1}
 seconds:
+  description: Time the collection took on the host.
   returned: success
   type: float
   sample: 1.8

@@ -95,11 +95,13 @@ _LINE_RE = re.compile(
     re.M,
 )
 # key=value / "key": "value" inside a longer line: the value ends at a space or separator.
+# The value is matched in a lookahead: a pair whose key is not secret consumes only its
+# key, so pairs inside its value ("msg": "login password=x") are still found.
 _INLINE_RE = re.compile(
-    r"(?<![A-Za-z0-9_.\-])([\"']?)(" + _KEY + r")\1(\s*[=:]\s*)(" + _QUOTED + r"|[^\s;,&\"'<>()\[\]{}]+)"
+    r"(?<![A-Za-z0-9_.\-])([\"']?)(" + _KEY + r")\1(\s*[=:]\s*)(?=(" + _QUOTED + r"|[^\s;,&\"'<>()\[\]{}]+))"
 )
 # --key value / --key=value on a command line.
-_FLAG_RE = re.compile(r"(?<!\S)(--?)([A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(" + _QUOTED + r"|[^\s\"'-][^\s\"']*)")
+_FLAG_RE = re.compile(r"(?<!\S)(--?)([A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(?=(" + _QUOTED + r"|[^\s\"'-][^\s\"']*))")
 _PAIRS_AFTER_RE = re.compile(r"\s[A-Za-z_][A-Za-z0-9_.\-]*[=:]")
 # Every rule needs one of these (lower case) in the line it matches.
 HINTS = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "sig", "bearer", "basic", "digest", "://",
@@ -248,23 +250,33 @@ class Redactor(object):
                 self._value(value) + match.group(6)
         return _LINE_RE.sub(line, text)
 
+    def _values(self, pattern, text, secret):
+        """Replace group 4 (a value in a lookahead) of every match ``secret(match)`` accepts."""
+        parts, done = [], 0
+        for match in pattern.finditer(text):
+            start, end = match.span(4)
+            if match.start() < done or not secret(match):
+                continue
+            parts.append(text[done:start])
+            parts.append(self._value(match.group(4)))
+            done = end
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
     def _inline(self, text):
-        def pair(match):
+        def secret(match):
             key, separator, value = match.group(2), match.group(3), match.group(4)
             if not is_secret_key(key) or not is_secret_value(value):
-                return match.group(0)
+                return False
             # "invalid token: expired" is prose; a quoted key or '=' is an assignment.
-            if separator.strip() == ":" and not match.group(1) and not looks_generated(_unquote(value)[1]):
-                return match.group(0)
-            return match.group(1) + key + match.group(1) + separator + self._value(value)
-        return _INLINE_RE.sub(pair, text)
+            return separator.strip() != ":" or bool(match.group(1)) or looks_generated(_unquote(value)[1])
+        return self._values(_INLINE_RE, text, secret)
 
     def _flags(self, text):
-        def flag(match):
-            if not is_secret_key(match.group(2)) or not is_secret_value(match.group(4)):
-                return match.group(0)
-            return match.group(1) + match.group(2) + match.group(3) + self._value(match.group(4))
-        return _FLAG_RE.sub(flag, text)
+        return self._values(_FLAG_RE, text,
+                            lambda m: is_secret_key(m.group(2)) and is_secret_value(m.group(4)))
 
     # --- entry points ---------------------------------------------------------------
 

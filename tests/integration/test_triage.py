@@ -120,7 +120,8 @@ def write_ledger(host):
 
 def remove(host):
     lab_host(host).run("systemctl stop %s; systemctl reset-failed %s; rm -rf %s %s/app.log %s/app.log.1.gz; "
-                       "journalctl --rotate >/dev/null 2>&1; journalctl --vacuum-time=1s >/dev/null 2>&1"
+                       "sleep 1; journalctl --sync; journalctl --rotate >/dev/null 2>&1; "
+                       "journalctl --vacuum-time=1s >/dev/null 2>&1"
                        % (UNIT, UNIT, CONF_DIR, LOG_DIR, LOG_DIR))
 
 
@@ -222,7 +223,8 @@ def test_the_timeline_is_sorted_and_shows_the_gate_among_log_lines(triaged):
     events = [json.loads(line) for line in triaged["files"][root + "/timeline.jsonl"].splitlines()]
     assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
     sources = [(e["host"], e["source"], e["text"]) for e in events]
-    gates = [i for i, (host, source, text) in enumerate(sources) if source == "ledger" and " gate " in text]
+    gates = [i for i, (host, source, text) in enumerate(sources)
+             if source == "ledger" and " gate " in text and "run=triage-test" in text]
     assert len(gates) == 2
     assert "verdict=fail action=rollback stage=50" in sources[gates[1]][2]
     logs = [i for i, (_h, source, _t) in enumerate(sources) if source.startswith("log:")]

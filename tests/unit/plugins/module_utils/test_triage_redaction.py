@@ -173,3 +173,13 @@ def test_lines_without_a_hint_are_copied_unchanged():
     text = "GET /workflows 200 12ms\n" * 1000 + "token=abc123abc123\n"
     out = Redactor(KEY).redact(text)
     assert out.startswith("GET /workflows 200 12ms\n" * 1000) and "abc123abc123" not in out
+
+
+@pytest.mark.parametrize("text,secret", [
+    ("exec -a 'worker --db-password=Inner-Secret-1 --x' sleep 9", "Inner-Secret-1"),
+    ('{"message": "login ok password=Inner-Secret-2 user=bob"}', "Inner-Secret-2"),
+    ("msg='retry with token=Inner-Secret-3'", "Inner-Secret-3"),
+])
+def test_a_secret_inside_the_value_of_an_ordinary_key_is_found(text, secret):
+    out = Redactor(KEY).redact(text)
+    assert secret not in out and TOKEN_RE.search(out)

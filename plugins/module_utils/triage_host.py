@@ -116,6 +116,7 @@ class Collection(object):
                 item["status"] = "truncated"
                 item["message"] = "cut to %d bytes by max_%s_bytes" % (
                     len(data), "file" if allowance == self.options["max_file_bytes"] else "host")
+        relpath = self._free(relpath)
         path = os.path.join(self.staging, relpath)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -125,6 +126,14 @@ class Collection(object):
         self.caps[relpath] = (allowance, keep)
         item.update(file=relpath, kept_bytes=len(data))
         self.items.append(item)
+
+    def _free(self, relpath):
+        """``relpath``, or ``relpath-2``, ``-3``... when two sources flatten to one name (/a_b and /a/b)."""
+        candidate, number = relpath, 1
+        while candidate in self.caps:
+            number += 1
+            candidate = "%s-%d" % (relpath, number)
+        return candidate
 
     def skip(self, item, reason):
         item.update(status="omitted", message=reason)

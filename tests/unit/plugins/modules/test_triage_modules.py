@@ -217,3 +217,12 @@ def test_extract_refuses_a_member_outside_the_host(tmp_path):
     with pytest.raises(ResultError) as error:
         extract_host(str(archive), "here", str(tmp_path / "dest"), 1000)
     assert error.value.msg == "archive of here: member 'other/x' is outside here/"
+
+
+def test_two_sources_with_the_same_flat_name_are_both_kept(tmp_path):
+    (tmp_path / "x" / "a").mkdir(parents=True)
+    (tmp_path / "x" / "a" / "b").write_text("first=1\n")
+    (tmp_path / "x" / "a_b").write_text("second=2\n")
+    result = collect_here(tmp_path, config_paths=[str(tmp_path / "x")])
+    texts = members(result["archive"]).values()
+    assert any("first=1" in t for t in texts) and any("second=2" in t for t in texts)

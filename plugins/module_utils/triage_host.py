@@ -54,7 +54,7 @@ SYSTEM_COMMANDS = (
     ("system/memory.txt", ["free", "-m"]),
     ("system/disk.txt", ["df", "-P"]),
     ("system/inodes.txt", ["df", "-Pi"]),
-    ("system/processes.txt", ["ps", "-eo", "pid,ppid,user,etimes,pcpu,pmem,rss,stat,args", "--sort=-pcpu"]),
+    ("system/processes.txt", ["ps", "-e", "-ww", "-o", "pid,ppid,user,etimes,pcpu,pmem,rss,stat,args", "--sort=-pcpu"]),
     ("system/sockets.txt", ["ss", "-ltunpH"]),
 )
 SYSTEM_FILES = (("system/loadavg.txt", "/proc/loadavg"), ("system/meminfo.txt", "/proc/meminfo"))

@@ -16,6 +16,7 @@ ansible). Not a test.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -69,7 +70,7 @@ def main():
     hosts = args.hosts.split(",")
     pattern = ":".join(hosts)
     started = time.monotonic()
-    adhoc(pattern, "ansible.builtin.shell", "python3 -c %s" % json.dumps(GENERATE % {"dir": BENCH_DIR, "mb": args.mb}))
+    adhoc(pattern, "ansible.builtin.shell", "python3 -c %s" % shlex.quote(GENERATE % {"dir": BENCH_DIR, "mb": args.mb}))
     sizes = adhoc(pattern, "ansible.builtin.shell", "du -sm %s | cut -f1" % BENCH_DIR)
     print("logs written in %.1f s; MB per host: %s" % (time.monotonic() - started, " ".join(
         line.strip() for line in sizes.splitlines() if line.strip().isdigit())))

@@ -56,7 +56,12 @@ import uuid
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.audit import append_record, build_record, decisions_from_result, who
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.audit import (
+    append_record,
+    build_record,
+    decisions_from_result,
+    who,
+)
 
 
 class CallbackModule(CallbackBase):

@@ -69,9 +69,8 @@ def _window_days(window, year, month):
 
 
 def window_bounds(window, day):
-    start = datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc) + datetime.timedelta(minutes=window["start"])
-    end = datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc) + datetime.timedelta(minutes=window["end"])
-    return start, end
+    midnight = datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
+    return midnight + datetime.timedelta(minutes=window["start"]), midnight + datetime.timedelta(minutes=window["end"])
 
 
 def window_state(window, now):
@@ -93,13 +92,13 @@ def parse_now(value, option="now"):
     try:
         parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise PolicyError("%s=%r: not an ISO 8601 time (e.g. 2026-12-06T02:30:00Z)" % (option, value))
+        raise PolicyError("%s=%r: not an ISO 8601 time (e.g. 2026-12-06T02:30:00Z)" % (option, value)) from None
     if parsed.tzinfo is None:
         raise PolicyError("%s=%r: needs a time zone (e.g. Z)" % (option, value))
     return parsed.astimezone(datetime.timezone.utc)
 
 
-def decide(change_type, change_id, production, window_spec, now, override=False, standard_ok=False,
+def decide(change_type, change_id, production, window_spec, now, *, override=False, standard_ok=False,
            playbook="this playbook"):
     """The ruling: a dict with kind=change_policy, allowed, message and the facts behind it.
     Raises PolicyError for bad input (unknown type, malformed window or change id)."""
@@ -107,7 +106,8 @@ def decide(change_type, change_id, production, window_spec, now, override=False,
         raise PolicyError("change_type=%r: must be one of %s" % (change_type, ", ".join(CHANGE_TYPES)))
     change_id = "" if change_id is None else str(change_id).strip()
     if change_id and not _CHANGE_ID.match(change_id):
-        raise PolicyError("change_id=%r: must be a ticket reference (letters, digits, . _ : / # -, at most 64)" % change_id)
+        raise PolicyError(
+            "change_id=%r: must be a ticket reference (letters, digits, . _ : / # -, at most 64)" % change_id)
     window = parse_window(window_spec)
     inside, start, end = window_state(window, now)
     ruling = {
@@ -127,13 +127,16 @@ def decide(change_type, change_id, production, window_spec, now, override=False,
         ruling["window_start"], ruling["window_end"])
     if change_type == "standard" and not standard_ok:
         return dict(ruling, allowed=False, message=(
-            "change_type=standard: %s is not a standard change; run it as normal (with change_id) or emergency" % playbook))
+            "change_type=standard: %s is not a standard change; run it as normal (with change_id) or emergency"
+            % playbook))
     if change_type == "standard":
         return dict(ruling, allowed=True, message="standard change: pre-approved, %s" % when)
     if change_type == "emergency":
-        return dict(ruling, allowed=True, message="EMERGENCY change %s: allowed at any time, %s" % (change_id or "(no id)", when))
+        return dict(ruling, allowed=True,
+                    message="EMERGENCY change %s: allowed at any time, %s" % (change_id or "(no id)", when))
     if not production:
-        return dict(ruling, allowed=True, message="normal change to an inventory not marked production: allowed, %s" % when)
+        return dict(ruling, allowed=True,
+                    message="normal change to an inventory not marked production: allowed, %s" % when)
     if not change_id:
         return dict(ruling, allowed=False, message=(
             "a normal change to a production inventory needs a change id: -e change_id=<ticket> "

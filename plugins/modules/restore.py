@@ -115,7 +115,9 @@ fleetops_decision:
       C(what), C(targets), C(safety_backup) and C(check_mode).
   returned: success
   type: dict
-  sample: {kind: restore, archive: /var/backups/fleetops/demo/x.tar.zst, what: both, targets: [/etc/demo], safety_backup: null, check_mode: false}
+  sample:
+    {kind: restore, archive: /var/backups/fleetops/demo/x.tar.zst, what: both, targets: [/etc/demo],
+     safety_backup: null, check_mode: false}
 archive:
   description: The archive restored.
   returned: always

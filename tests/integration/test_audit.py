@@ -71,7 +71,8 @@ def test_refused_normal_change_changes_nothing_and_is_recorded(converged, audit_
      "change_policy_window='sundays 2-4': must look like 'first sun 02:00-04:00'"),
 ])
 def test_bad_policy_input_is_refused_by_name(converged, audit_file, tmp_path, extravars, message):
-    result, record = run_and_record(audit_file, "rollback.yml", dict(PRODUCTION, change_id="CHG-1", **extravars), tmp_path)
+    extravars = dict(PRODUCTION, change_id="CHG-1", **extravars)
+    result, record = run_and_record(audit_file, "rollback.yml", extravars, tmp_path)
     assert result.rc != 0 and result.changed() == 0
     assert any(m.startswith(message) for m in result.failure_messages()), result.failure_messages()
     assert record["status"] == "failed"

@@ -61,17 +61,21 @@ def records(tmp_path):
 def test_a_failed_run_writes_one_record_with_outcomes_and_decisions(tmp_path, monkeypatch):
     callback = make_callback(tmp_path, monkeypatch)
     callback.v2_playbook_on_start(SimpleNamespace(_file_name="playbooks/deploy.yml"))
-    callback.v2_playbook_on_play_start(FakePlay({"change_id": "CHG-7", "change_type": "normal", "service_api_token": "s3cret"}))
-    callback.v2_runner_on_ok(result("app1", "Gate", {"changed": False, "fleetops_decision": {"kind": "gate", "verdict": "fail"}}))
+    callback.v2_playbook_on_play_start(FakePlay({"change_id": "CHG-7", "change_type": "normal",
+                                                 "service_api_token": "s3cret"}))
+    gate = {"kind": "gate", "verdict": "fail"}
+    callback.v2_runner_on_ok(result("app1", "Gate", {"changed": False, "fleetops_decision": gate}))
     callback.v2_runner_on_failed(result("app2", "Install", {"failed": True, "msg": "boom"}))
     callback.v2_runner_on_unreachable(result("app3", "Install", {"unreachable": True}))
-    callback.v2_playbook_on_stats(stats(ok={"app1": 3, "app2": 1}, changed={"app1": 1}, failures={"app2": 1}, dark={"app3": 1}))
+    callback.v2_playbook_on_stats(stats(ok={"app1": 3, "app2": 1}, changed={"app1": 1}, failures={"app2": 1},
+                                        dark={"app3": 1}))
 
     [record] = records(tmp_path)
     assert record["status"] == "failed"
     assert record["playbook"].endswith("playbooks/deploy.yml") and record["limit"] == "app1,app2"
     assert record["change"]["id"] == "CHG-7" and record["change"]["type"] == "normal"
-    assert {h: o["outcome"] for h, o in record["outcomes"].items()} == {"app1": "changed", "app2": "failed", "app3": "unreachable"}
+    outcomes = {h: o["outcome"] for h, o in record["outcomes"].items()}
+    assert outcomes == {"app1": "changed", "app2": "failed", "app3": "unreachable"}
     assert record["decisions"] == [{"host": "app1", "task": "Gate", "decision": {"kind": "gate", "verdict": "fail"}}]
     assert "s3cret" not in json.dumps(record)  # extra vars are not copied into the record
 

@@ -26,7 +26,8 @@ def run(**overrides):
 def test_outcomes_name_each_host_by_its_worst_event():
     stats = {"ok": {"a": 3, "b": 2, "c": 1, "d": 0}, "changed": {"a": 1}, "failures": {"b": 1}, "dark": {"c": 1}}
     outcomes = audit.host_outcomes(stats)
-    assert {h: o["outcome"] for h, o in outcomes.items()} == {"a": "changed", "b": "failed", "c": "unreachable", "d": "ok"}
+    words = {h: o["outcome"] for h, o in outcomes.items()}
+    assert words == {"a": "changed", "b": "failed", "c": "unreachable", "d": "ok"}
     assert outcomes["b"]["failed"] == 1 and outcomes["c"]["unreachable"] == 1
 
 
@@ -86,7 +87,8 @@ def test_at_most_max_decisions_are_kept_and_the_rest_counted():
 
 
 def test_who_prefers_awx_then_sudo_then_login():
-    assert audit.who({}, {"awx_user_name": "alice", "awx_job_id": 12}, "root") == {"user": "alice", "via": "awx", "job_id": 12}
+    awx = audit.who({}, {"awx_user_name": "alice", "awx_job_id": 12}, "root")
+    assert awx == {"user": "alice", "via": "awx", "job_id": 12}
     assert audit.who({"SUDO_USER": "bob"}, {}, "root") == {"user": "bob", "via": "sudo", "job_id": None}
     assert audit.who({}, {}, "carol") == {"user": "carol", "via": "cli", "job_id": None}
 

@@ -105,7 +105,8 @@ def test_emergency_is_always_allowed_and_marked():
 def test_standard_only_from_a_standard_playbook():
     assert cp.decide("standard", None, True, WINDOW, OUTSIDE, standard_ok=True)["allowed"]
     refused = cp.decide("standard", None, True, WINDOW, OUTSIDE, playbook="deploy.yml")
-    assert not refused["allowed"] and refused["message"].startswith("change_type=standard: deploy.yml is not a standard change")
+    assert not refused["allowed"]
+    assert refused["message"].startswith("change_type=standard: deploy.yml is not a standard change")
 
 
 def test_not_production_allows_normal_changes_without_id_or_window():

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from ansible_collections.fleetops.lifecycle.plugins.modules import change_policy
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules.utils import (
     AnsibleFailJson,
@@ -16,8 +17,6 @@ pytestmark = pytest.mark.usefixtures("ansible_module_exits")
 
 
 def test_documentation_matches_the_spec():
-    import yaml
-
     assert_options_match_spec(yaml.safe_load(change_policy.DOCUMENTATION)["options"], change_policy.ARGUMENT_SPEC)
 
 

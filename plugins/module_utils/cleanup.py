@@ -100,3 +100,51 @@ def remove(path):
     else:
         os.unlink(path)
     return True
+
+
+# ---- maintenance helpers: listening ports, timer schedule, the action table ----------
+
+def listening_ports(ss_output):
+    """Sorted TCP ports from ``ss -Htln`` output (local address is the 4th column)."""
+    ports = set()
+    for line in ss_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and ":" in fields[3]:
+            port = fields[3].rsplit(":", 1)[1]
+            if port.isdigit():
+                ports.add(int(port))
+    return sorted(ports)
+
+
+def unexpected_ports(listening, allowed):
+    """Listening ports not in the allow-list."""
+    return sorted(set(listening) - {int(p) for p in allowed})
+
+
+_DAY_RANGES = {"first": "01..07", "second": "08..14", "third": "15..21", "fourth": "22..28"}
+_SYSTEMD_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def window_calendar(window, schedule):
+    """systemd OnCalendar for a parsed maintenance window (change_policy.parse_window):
+    ``window`` runs at the window's start on the days it opens; ``weekly`` on the window's
+    weekday at its start; ``daily`` every day at its start time."""
+    hhmm = "%02d:%02d:00" % divmod(window["start"], 60)
+    day = _SYSTEMD_DAYS[window["weekday"]]
+    if schedule == "daily":
+        return "*-*-* %s" % hhmm
+    if schedule == "weekly" or window["which"] == "every":
+        return "%s *-*-* %s" % (day, hhmm)
+    if schedule != "window":
+        raise CleanupError("schedule=%r: must be daily, weekly or window" % schedule)
+    if window["which"] == "last":
+        return "%s *-*~07/1 %s" % (day, hhmm)
+    return "%s *-*-%s %s" % (day, _DAY_RANGES[window["which"]], hhmm)
+
+
+def action_table(rows):
+    """rows: [{what, target, action, detail}] as an aligned text table."""
+    header = ("what", "target", "action", "detail")
+    table = [header] + [tuple(str(r.get(k, "")) for k in header) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)

@@ -8,6 +8,7 @@ import os
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import cleanup
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.change_policy import parse_window
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,3 +89,29 @@ def test_remove_leaves_an_entry_that_became_a_symlink(tmp_path):
     release = tmp_path / "release"
     (release / "sub").mkdir(parents=True)
     assert cleanup.remove(str(release)) is True and not release.exists()
+
+
+def test_listening_ports_and_the_allow_list():
+    output = ("LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 4096 [::]:8081 [::]:*\n"
+              "LISTEN 0 5 127.0.0.1:6000 0.0.0.0:*\nnonsense\n")
+    assert cleanup.listening_ports(output) == [22, 6000, 8081]
+    assert cleanup.unexpected_ports([22, 6000, 8081], [22, "8081"]) == [6000]
+
+
+@pytest.mark.parametrize("spec, schedule, calendar", [
+    ("first sun 02:00-04:00", "window", "Sun *-*-01..07 02:00:00"),
+    ("first sun 02:00-04:00", "weekly", "Sun *-*-* 02:00:00"),
+    ("first sun 02:00-04:00", "daily", "*-*-* 02:00:00"),
+    ("last fri 22:30-23:30", "window", "Fri *-*~07/1 22:30:00"),
+    ("every wed 01:00-02:00", "window", "Wed *-*-* 01:00:00"),
+])
+def test_timers_start_with_the_window(spec, schedule, calendar):
+    assert cleanup.window_calendar(parse_window(spec), schedule) == calendar
+
+
+def test_action_table_aligns_columns():
+    table = cleanup.action_table([{"what": "cleanup", "target": "/var/log/demo/a.gz", "action": "delete",
+                                   "detail": "older than 5 s"}, {"what": "logrotate", "target": "x", "action": "ok"}])
+    lines = table.splitlines()
+    assert lines[0].split() == ["what", "target", "action", "detail"] and len(lines) == 3
+    assert lines[0].index("target") == lines[1].index("/var/log/demo/a.gz")

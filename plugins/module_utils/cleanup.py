@@ -142,9 +142,17 @@ def window_calendar(window, schedule):
     return "%s *-*-%s %s" % (day, _DAY_RANGES[window["which"]], hhmm)
 
 
-def action_table(rows):
-    """rows: [{what, target, action, detail}] as an aligned text table."""
+def table_row(row, dry_run=False):
+    """A table row from a row of the table or a maintenance_cleanup action."""
+    if "set" in row:
+        return ("cleanup %s" % row["set"], row["path"], ("would " if dry_run and row["action"] == "delete" else "")
+                + row["action"], "%s (age %d s)" % (row["reason"], row["age"]))
+    return tuple(str(row.get(k, "")) for k in ("what", "target", "action", "detail"))
+
+
+def action_table(rows, dry_run=False):
+    """rows ({what, target, action, detail} or cleanup actions) as an aligned text table."""
     header = ("what", "target", "action", "detail")
-    table = [header] + [tuple(str(r.get(k, "")) for k in header) for r in rows]
+    table = [header] + [table_row(r, dry_run) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)

@@ -115,3 +115,10 @@ def test_action_table_aligns_columns():
     lines = table.splitlines()
     assert lines[0].split() == ["what", "target", "action", "detail"] and len(lines) == 3
     assert lines[0].index("target") == lines[1].index("/var/log/demo/a.gz")
+
+
+def test_cleanup_actions_become_rows_and_the_dry_run_says_would():
+    action = {"set": "logs", "path": "/var/log/demo/a.gz", "age": 100.0, "action": "delete", "reason": "older than 5 s"}
+    assert cleanup.table_row(action, dry_run=True) == ("cleanup logs", "/var/log/demo/a.gz", "would delete",
+                                                       "older than 5 s (age 100 s)")
+    assert cleanup.table_row(action)[2] == "delete"

@@ -7,11 +7,11 @@ from conftest import lab_host, run_playbook
 
 HOST = "app1"
 DAY = 86400
-# Ten rotated logs 20..29 days old and two recent ones; keep_min 5 and max_age 14 d
-# (the role's defaults) leave the newest five.
+# Ten old logs 20..29 days old (names logrotate does not renumber) and two recent ones;
+# keep_min 5 and max_age 14 d (the role's defaults) leave the newest five.
 PLANT = (
     "set -e; mkdir -p /var/log/demo; echo line >> /var/log/demo/app.log; "
-    "for i in $(seq 1 10); do f=/var/log/demo/app.log.$((i+2)).gz; echo x | gzip > $f; "
+    "for i in $(seq 1 10); do f=/var/log/demo/app.log.old-$i.gz; echo x | gzip > $f; "
     "touch -d \"@$(( $(date +%s) - (19 + i) * 86400 ))\" $f; done; "
     "for i in 1 2; do echo x | gzip > /var/log/demo/app.log.recent$i.gz; done; "
     "mkdir -p /opt/demo/releases/.tmp-9.9.9-dead; touch -d '@1700000000' /opt/demo/releases/.tmp-9.9.9-dead"
@@ -28,7 +28,8 @@ def table(result):
     lines = []
     for event in result.events:
         res = event.get("event_data", {}).get("res", {})
-        if event["event"] == "runner_on_ok" and event["event_data"].get("task") == "Show what maintenance did or would do":
+        task = event.get("event_data", {}).get("task")
+        if event["event"] == "runner_on_ok" and task == "Show what maintenance did or would do":
             lines = res["msg"]
     return lines
 
@@ -44,7 +45,7 @@ def test_check_mode_then_real_run(converged, tmp_path):
     assert listing(HOST) == before, "check mode changed the host"
     dry_table = table(dry)
     would = sorted(re.search(r"(/\S+)", line).group(1) for line in dry_table if "would delete" in line)
-    assert would == sorted(["/var/log/demo/app.log.%d.gz" % n for n in range(8, 13)]
+    assert would == sorted(["/var/log/demo/app.log.old-%d.gz" % n for n in range(4, 11)]
                            + ["/opt/demo/releases/.tmp-9.9.9-dead"]), dry_table
     assert any(line.startswith("logrotate config") for line in dry_table)
 
@@ -53,8 +54,9 @@ def test_check_mode_then_real_run(converged, tmp_path):
     after = lab_host(HOST).run("ls -a /var/log/demo").stdout.split()
     for path in would:
         assert lab_host(HOST).run("test -e %s" % path).rc != 0, path
-    kept = [name for name in after if re.match(r"app\.log\.\d+\.gz$", name)]
-    assert sorted(kept) == ["app.log.%d.gz" % n for n in (3, 4, 5, 6, 7)], after
+    kept = [name for name in after if re.match(r"app\.log\.(old|recent)", name)]
+    assert sorted(kept) == ["app.log.old-1.gz", "app.log.old-2.gz", "app.log.old-3.gz", "app.log.recent1.gz",
+                            "app.log.recent2.gz"], after
     assert "app.log.1" in after, after  # rotated now (delaycompress: the first rotation stays plain)
     assert lab_host(HOST).run("logrotate -d /etc/logrotate.d/fleetops-demo").rc == 0
     assert lab_host(HOST).run("systemctl is-enabled fleetops-maintenance-demo.timer").stdout.strip() == "enabled"

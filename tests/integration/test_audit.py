@@ -69,6 +69,10 @@ def test_refused_normal_change_changes_nothing_and_is_recorded(converged, audit_
     ({"change_type": "urgent"}, "change_type='urgent': must be one of standard, normal, emergency"),
     ({"change_policy_window": "sundays 2-4"},
      "change_policy_window='sundays 2-4': must look like 'first sun 02:00-04:00'"),
+    # A survey answer of the wrong type stops the run before the ruling.
+    ({"change_window_override": "maybe"},
+     "Validation of arguments failed:\nargument 'change_window_override' is of type str and we were unable to "
+     "convert to bool: The value 'maybe' is not a valid boolean"),
 ])
 def test_bad_policy_input_is_refused_by_name(converged, audit_file, tmp_path, extravars, message):
     extravars = dict(PRODUCTION, change_id="CHG-1", **extravars)

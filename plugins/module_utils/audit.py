@@ -116,11 +116,16 @@ def change_from(extra_vars, decisions):
         "id": (str(extra_vars.get("change_id")) if extra_vars.get("change_id") else None),
         "type": str(change_type) if change_type is not None else None,
         "emergency": change_type == "emergency",
-        "window_override": bool(extra_vars.get("change_window_override")),
+        "window_override": _true(extra_vars.get("change_window_override")),
         "in_window": None,
         "production": None,
         "allowed": None,
     }
+
+
+def _true(value):
+    """Ansible's true values only: a survey's "maybe" (refused by the run) is not an override."""
+    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on", "y", "t")
 
 
 def who(environ, extra_vars, login):

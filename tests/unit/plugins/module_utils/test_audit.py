@@ -55,6 +55,11 @@ def test_change_comes_from_extra_vars_without_a_ruling():
     assert record["change"]["emergency"] is True
 
 
+def test_only_a_true_value_is_an_override():
+    assert audit.build_record(run(extra_vars={"change_window_override": "yes"}))["change"]["window_override"] is True
+    assert audit.build_record(run(extra_vars={"change_window_override": "maybe"}))["change"]["window_override"] is False
+
+
 def test_the_policy_ruling_wins_over_extra_vars_and_records_the_override():
     ruling = {"kind": "change_policy", "change_id": "CHG-1", "change_type": "normal", "window_override": True,
               "in_window": False, "production": True, "allowed": True}

@@ -15,7 +15,9 @@ def assess(tmp_path, name, **extravars):
     result = run_playbook("readiness.yml", dict(readiness_report_dir=str(reports), **extravars),
                           tmp_path=tmp_path / ("run-" + name))
     assert result.rc == 0, (result.failure_messages(), result.stdout[-3000:])
-    assert result.changed() == 0, result.changed_tasks()
+    # Only the reports on the controller are written; nothing on a host changes.
+    assert all(task.endswith(("Create the report directory", "Write the JSON and Markdown reports"))
+               for task in result.changed_tasks()), result.changed_tasks()
     [json_file] = reports.glob("readiness-*.json")
     [md_file] = reports.glob("readiness-*.md")
     report = json.loads(json_file.read_text())

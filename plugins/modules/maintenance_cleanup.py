@@ -54,6 +54,11 @@ actions:
   type: list
   elements: dict
   sample: [{set: logs, path: /var/log/demo/app.log.9.gz, age: 1900000.0, action: delete, reason: older than 1209600 s}]
+fleetops_decision:
+  description: For the audit trail - C(kind=cleanup), C(check_mode) and C(deleted) (paths deleted, or that would be).
+  returned: always
+  type: dict
+  sample: {kind: cleanup, check_mode: true, deleted: [/var/log/demo/app.log.9.gz]}
 removed:
   description: Paths removed; empty in check mode.
   returned: always
@@ -96,7 +101,9 @@ def main():
                 removed += [row["path"] for row in delete if remove(row["path"])]
     except (CleanupError, OSError) as exc:
         module.fail_json(msg=str(exc), removed=removed)
-    module.exit_json(changed=any(a["action"] == "delete" for a in actions), actions=actions, removed=removed)
+    deleted = [a["path"] for a in actions if a["action"] == "delete"]
+    module.exit_json(changed=bool(deleted), actions=actions, removed=removed,
+                     fleetops_decision={"kind": "cleanup", "check_mode": module.check_mode, "deleted": deleted})
 
 
 if __name__ == "__main__":

@@ -34,6 +34,10 @@ def make_logs(directory, ages_in_days):
     return now
 
 
+def dry_deleted(result):
+    return [a["path"] for a in result["actions"] if a["action"] == "delete"]
+
+
 def test_dry_run_lists_and_real_run_removes_the_same(tmp_path):
     now = make_logs(tmp_path, [1, 20, 30, 40])
     args = {"sets": [{"name": "logs", "path": str(tmp_path), "pattern": "*.gz", "max_age": 14 * DAY, "keep_min": 2}],
@@ -41,6 +45,7 @@ def test_dry_run_lists_and_real_run_removes_the_same(tmp_path):
     dry = run_module(maintenance_cleanup.main, args, check_mode=True)
     planned = sorted(a["path"] for a in dry["actions"] if a["action"] == "delete")
     assert dry["changed"] and dry["removed"] == [] and len(os.listdir(tmp_path)) == 4
+    assert dry["fleetops_decision"] == {"kind": "cleanup", "check_mode": True, "deleted": dry_deleted(dry)}
     real = run_module(maintenance_cleanup.main, args)
     assert sorted(real["removed"]) == planned == [str(tmp_path / "app.log.2.gz"), str(tmp_path / "app.log.3.gz")]
     assert sorted(os.listdir(tmp_path)) == ["app.log.0.gz", "app.log.1.gz"]

@@ -26,7 +26,8 @@ description:
     with at least C(kind). The collection's modules return one for a gate verdict
     (C(slo_gate), kind C(gate)), backups deleted by retention (C(backup_prune), kind
     C(retention)), a restore (C(restore), kind C(restore)) and a change-policy ruling
-    (C(change_policy), kind C(change_policy)); any module may add its own. Each is kept
+    (C(change_policy), kind C(change_policy)) and what cleanup deleted
+    (C(maintenance_cleanup), kind C(cleanup)); any module may add its own. Each is kept
     with the C(host) and C(task) that returned it; at most 200 per record, each at most
     8 KiB of JSON (a larger one is replaced by its kind and size)."
   - "C(change) comes from the change-policy ruling when the run made one, else from the

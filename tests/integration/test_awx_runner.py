@@ -40,7 +40,8 @@ def test_backup_report_through_runner_as_awx(converged, tmp_path):
     artifacts = private / "artifacts" / "job-4242"
     assert (artifacts / "rc").read_text().strip() == "0"
     assert (artifacts / "status").read_text().strip() == "successful"
-    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
+    events = sorted((json.loads(p.read_text()) for p in (artifacts / "job_events").glob("*.json")),
+                    key=lambda event: event["counter"])  # file names sort as text, counters as numbers
     assert events and events[-1]["event"] == "playbook_on_stats"
     # set_stats reaches AWX as the stats event's artifact_data: a workflow's next job gets it.
     report = events[-1]["event_data"]["artifact_data"]["backup_report"]

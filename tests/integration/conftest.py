@@ -215,6 +215,11 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_gate.py",
     "test_operations.py",
     "test_backup.py",
+    "test_triage.py",
+    "test_audit.py",
+    "test_awx_runner.py",
+    "test_maintenance.py",
+    "test_readiness.py",
 ]
 
 

@@ -64,20 +64,26 @@ def _per_host(key, title, hosts, check):
     return _item(key, title, PASS, "all %d host(s)" % len(hosts))
 
 
+def _archive_too_old(data, key, missing, label, *, now, max_age):
+    """Why a host's backup status fails a freshness check on ``status[key]``, or None."""
+    status = data.get("backup") or {}
+    if status.get("read_error"):
+        return "backups not read: %s" % status["read_error"]
+    archive = status.get(key)
+    if not archive:
+        return missing
+    age = _age(now, archive.get("created_epoch"))
+    if age > max_age:
+        return "%s %s old (max %s)" % (label, _human(age), _human(max_age))
+    return None
+
+
 def backup_fresh(facts, max_age):
     now = facts["now"]
 
     def check(_host, data):
-        status = data.get("backup") or {}
-        if status.get("read_error"):
-            return False, "backups not read: %s" % status["read_error"]
-        newest = status.get("newest")
-        if not newest:
-            return False, "no complete backup"
-        age = _age(now, newest.get("created_epoch"))
-        if age > max_age:
-            return False, "newest backup %s old (max %s)" % (_human(age), _human(max_age))
-        return True, ""
+        problem = _archive_too_old(data, "newest", "no complete backup", "newest backup", now=now, max_age=max_age)
+        return problem is None, problem or ""
 
     return _per_host("backup_fresh", "newest backup younger than %s" % _human(max_age), facts["hosts"], check)
 
@@ -86,16 +92,11 @@ def backup_verified(facts, max_age):
     now = facts["now"]
 
     def check(_host, data):
-        status = data.get("backup") or {}
-        if status.get("read_error"):
-            return False, "backups not read: %s" % status["read_error"]
-        verified = status.get("newest_verified")
-        if not verified:
-            return False, "no verified backup"
-        age = _age(now, verified.get("created_epoch"))
-        if age > max_age:
-            return False, "newest verified backup %s old (max %s)" % (_human(age), _human(max_age))
-        newest = status.get("newest") or {}
+        problem = _archive_too_old(data, "newest_verified", "no verified backup", "newest verified backup",
+                                   now=now, max_age=max_age)
+        if problem:
+            return False, problem
+        newest = (data.get("backup") or {}).get("newest") or {}
         if newest.get("last_verification_ok") is False:
             return False, "the newest backup %s failed its last verification" % newest.get("name")
         return True, ""

@@ -73,17 +73,40 @@ def _plain(number):
     return float(number)
 
 
+def list_from_text(text, option):
+    """A list given as text, as ``-e option=[10,50,100]`` or ``-e option=10,50,100``
+    pass it (key=value extra vars are strings): the items between the commas, without
+    brackets, quotes or blanks. Empty text, or brackets left open, are refused."""
+    body = text.strip()
+    opened, closed = body.startswith("["), body.endswith("]")
+    if opened != closed:
+        raise ValueError(
+            "%s=%s: unbalanced brackets; pass the list as -e %s=10,50,100 or as JSON, -e '{\"%s\": [10, 50, 100]}'"
+            % (option, text, option, option))
+    if opened:
+        body = body[1:-1]
+    items = [item.strip().strip("'\"").strip() for item in body.split(",")]
+    if not body.strip() or any(item == "" for item in items):
+        raise ValueError(
+            "%s=%r: an empty item; pass the list as -e %s=10,50,100 or as JSON, -e '{\"%s\": [10, 50, 100]}'"
+            % (option, text, option, option))
+    return items
+
+
 def validate_stages(stages=None):
     """Validate cumulative canary traffic targets and return them as numbers.
 
     :param stages: cumulative targets in percent; ``None`` means ``[10, 50, 100]``.
-        Items may be ints, floats or numeric strings (a trailing ``%`` is allowed).
+        Items may be ints, floats or numeric strings (a trailing ``%`` is allowed); a
+        string is read as a list (``"[10,50,100]"`` or ``"10,50,100"``, key=value form).
     :returns: the targets as a list of ints (floats where not integral).
     :raises ValueError: unless the list is non-empty, every target is in (0, 100],
         targets are strictly increasing and the last one is 100.
     """
     if stages is None:
         return list(DEFAULT_STAGES)
+    if isinstance(stages, str):
+        stages = list_from_text(stages, "canary_stages")
     if isinstance(stages, (str, bytes, Mapping)) or not isinstance(stages, Sequence):
         raise ValueError(
             "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got %r" % (stages,)

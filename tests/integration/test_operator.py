@@ -5,7 +5,9 @@ with nothing changed on any host; the README's deploy commands, exactly as writt
 client running (`make traffic`); a passing deploy whose output shows each sample and each stage's verdict
 with its values and ends with a short summary naming its reports; a rolled-back deploy
 whose JSON report, set_stats data and Markdown report list every host with its outcome
-and the failed condition with its values. Leaves 2.0.0 serving.
+and the failed condition with its values; a restore then a backup whose prune keeps the
+deploy's pre-upgrade and the restore's pre-restore archives, saying why. Leaves 2.0.0
+serving.
 """
 
 import json
@@ -208,3 +210,19 @@ def test_a_rolled_back_deploy_reports_every_host_and_the_failed_condition(tmp_pa
     assert "reports: %s, %s" % (path, path.with_suffix(".md")) in result.stdout
     assert "rolled back to the" in " ".join(result.failure_messages())
     assert serving_version() == "2.0.0"
+
+
+def test_a_prune_right_after_a_deploy_and_a_restore_keeps_the_safety_archives(tmp_path):
+    restore = run_playbook("restore.yml", {"restore_what": "state", "restore_archive": "latest"}, limit="app1",
+                           tmp_path=tmp_path / "restore")
+    assert restore.rc == 0, restore.failure_messages()
+    # keep_daily=1 keeps one backup of today: without the safety rule the prune would
+    # delete the pre-upgrade and pre-restore archives made minutes ago.
+    backup = run_playbook("backup.yml", {"backup_keep_daily": 1, "backup_keep_weekly": 0, "backup_keep_monthly": 0},
+                          limit="app1", tmp_path=tmp_path / "backup")
+    assert backup.rc == 0, backup.failure_messages()
+    names = lab_host("app1").run("ls /var/backups/fleetops/demo").stdout
+    assert "pre-upgrade" in names and "pre-restore" in names, names
+    for kind in ("pre-upgrade", "pre-restore"):
+        said = r"%s[^:]*: safety archive \(%s\), kept for 7 days after it was made" % (kind, kind)
+        assert re.search(said, backup.stdout), backup.stdout[-3000:]

@@ -70,7 +70,7 @@ MISTAKES = [
      "unreachable: app9; nothing was changed (every host must be reachable for this playbook)"),
     ("deploy.yml", {}, None, None, "deploy_version is required: pass -e deploy_version=2.0.0; nothing was changed"),
     ("deploy.yml", {"deploy_version": "2.0.0", "deploy_stages": "[10,50"}, None, None,
-     "canary_stages=[10,50: unbalanced brackets; pass the list as -e canary_stages=10,50,100"),
+     "deploy_stages=[10,50: unbalanced brackets; pass the list as -e deploy_stages=10,50,100"),
     ("deploy.yml", {"deploy_version": "9.9.9"}, None, None, "deploy_version=9.9.9: no artifact"),
     ("rollback.yml", {"rollback_release": "9.9.9"}, None, None, "rollback_release=9.9.9: no artifact"),
     ("restore.yml", {}, "app1", None,

@@ -503,3 +503,12 @@ def test_live_slots_bad_releases():
 def test_live_slots_unknown_server():
     with pytest.raises(ValueError, match=re.escape("HAProxy has no server a9-blue for app host a9")):
         rollout.live_slots({}, ["a9"])
+
+
+def test_messages_name_the_variable_the_user_set():
+    with pytest.raises(ValueError) as exc:
+        rollout.validate_stages("50,10,100", "deploy_stages")
+    assert str(exc.value).startswith("deploy_stages[1] = '10' does not increase over the previous stage 50")
+    with pytest.raises(ValueError) as exc:
+        rollout.validate_stages("[10,50", "deploy_stages")
+    assert str(exc.value).startswith("deploy_stages=[10,50: unbalanced brackets; pass the list as -e deploy_stages=")

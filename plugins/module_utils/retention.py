@@ -435,6 +435,13 @@ def _safety_reason(item, safety_kinds, safety_days, anchor, day_of):
     return None
 
 
+def _mark_safety(items, safety_kinds, safety_days, anchor, day_of):
+    for item in items:
+        reason = _safety_reason(item, safety_kinds, safety_days, anchor, day_of)
+        if reason:
+            item.reasons.append(reason)
+
+
 def _delete_reason(item, mode, counts, kept, newest_ok):
     if not item.ok:
         return "failed backup (ok: false) older than the newest successful backup %r" % (newest_ok.name,)
@@ -528,12 +535,8 @@ def retention_select(
         if item.verified:
             item.reasons.append("newest verified")
             break
-    safety_days = _validate_safety_days(safety_days)
-    safety_anchor = now_when if now is not None else (items[0].when if items else None)
-    for item in items:
-        reason = _safety_reason(item, safety_kinds, safety_days, safety_anchor, day_of)
-        if reason:
-            item.reasons.append(reason)
+    _mark_safety(items, safety_kinds, _validate_safety_days(safety_days),
+                 now_when if now is not None else (items[0].when if items else None), day_of)
     for item in items:
         if item.pinned:
             item.reasons.append("pinned")

@@ -171,7 +171,7 @@ def test_a_passing_deploy_shows_each_sample_and_each_stage_verdict_with_values(o
     out = result.stdout
     for stage in (10, 50, 100):
         task = "Analyse the stage (%d%%)" % stage
-        samples = re.findall(r"\] %s: sample (\d+)/\d+-\d+ at \d+s: error_ratio \d+ of \d+ this sample, "
+        samples = re.findall(r"%s: sample (\d+)/\d+-\d+ at \d+s: error_ratio \d+ of \d+ this sample, "
                              r"stage [\d.]+ %% \(\d+ of \d+\)" % re.escape(task), out)
         assert len(samples) >= 3, (stage, out[-3000:])
         assert re.search(r"%s: verdict PASS, action proceed; error_ratio pass: [\d.]+ %% \(\d+ of \d+ requests\), "

@@ -156,10 +156,11 @@ def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1):
             assert proc.returncode == rc, (command, proc.stdout[-4000:], proc.stderr[-2000:])
     finally:
         make_traffic(0)
-    assert re.search(r"deploy 2\.0\.0: promoted after", outputs[0]), outputs[0][-2000:]
-    assert re.search(r"deploy 3\.0\.0: rolled_back after", outputs[1]), outputs[1][-2000:]
-    assert "gate failed at 10% of traffic on 3.0.0" in outputs[1]
-    assert re.search(r"rollback 1\.0\.0: rollback after", outputs[2]), outputs[2][-2000:]
+    flat = [re.sub(r"\s+", " ", out) for out in outputs]  # the yaml callback wraps long lines
+    assert re.search(r"deploy 2\.0\.0: promoted after", flat[0]), outputs[0][-2000:]
+    assert re.search(r"deploy 3\.0\.0: rolled_back after", flat[1]), outputs[1][-2000:]
+    assert "gate failed at 10% of traffic on 3.0.0" in flat[1]
+    assert re.search(r"rollback 1\.0\.0: rollback after", flat[2]), outputs[2][-2000:]
     assert serving_version() == "1.0.0"
     assert lab_host("lb1").run("systemctl is-active fleetops-traffic").stdout.strip() != "active"
 
@@ -179,8 +180,9 @@ def test_a_passing_deploy_shows_each_sample_and_each_stage_verdict_with_values(o
     report, page, path = reports(tmp_path)
     assert report["outcome"] == "promoted" and set(report["hosts"]) == set(APP_HOSTS)
     assert [s["stage"] for s in report["stages"]] == [10, 50, 100]
-    assert re.search(r"deploy 2\.0\.0: promoted after [\d.]+ s \(run ", out), out[-2000:]
-    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in out
+    flat = re.sub(r"\s+", " ", out)  # the yaml callback wraps long lines
+    assert re.search(r"deploy 2\.0\.0: promoted after [\d.]+ s \(run ", flat), out[-2000:]
+    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
     assert page.startswith("# Deploy 2.0.0: promoted")
     assert stats_data(result)["fleetops_deploy"]["outcome"] == "promoted"
 
@@ -206,8 +208,9 @@ def test_a_rolled_back_deploy_reports_every_host_and_the_failed_condition(tmp_pa
         assert "| %s | rolled_back | started, gate, rolled_back |" % name in page
     assert "### 10%: FAIL" in page
     assert "- error_ratio fail: " in page and "bad when > 1 %" in page
-    assert re.search(r"deploy 3\.0\.0: rolled_back after [\d.]+ s", result.stdout)
-    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in result.stdout
+    flat = re.sub(r"\s+", " ", result.stdout)  # the yaml callback wraps long lines
+    assert re.search(r"deploy 3\.0\.0: rolled_back after [\d.]+ s", flat)
+    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
     assert "rolled back to the" in " ".join(result.failure_messages())
     assert serving_version() == "2.0.0"
 

@@ -1,13 +1,14 @@
 """The operator's experience on the lab: every run explains itself.
 
-In order: each inventory or input mistake stopped by the shared preflight, naming it,
-with nothing changed on any host; the README's deploy commands, exactly as written, with the demo's synthetic
-client running (`make traffic`); a passing deploy whose output shows each sample and each stage's verdict
-with its values and ends with a short summary naming its reports; a rolled-back deploy
+In order (the outcomes the issue must show first): a passing deploy whose output shows
+each sample and each stage's verdict with its values and ends with a short summary naming
+its reports; a rolled-back deploy
 whose JSON report, set_stats data and Markdown report list every host with its outcome
 and the failed condition with its values; a restore then a backup whose prune keeps the
-deploy's pre-upgrade and the restore's pre-restore archives, saying why. Leaves 2.0.0
-serving.
+deploy's pre-upgrade and the restore's pre-restore archives, saying why; each inventory
+or input mistake stopped by the shared preflight, naming it, with nothing changed on any
+host; the README's deploy commands, exactly as written, with the demo's synthetic client
+running (`make traffic`). Leaves 1.0.0 serving.
 """
 
 import json
@@ -46,14 +47,85 @@ def stats_data(result):
     return {}
 
 
-@pytest.fixture(scope="module")
-def on_v1(converged, tmp_path_factory):
-    """1.0.0 serving (site.yml leaves it; deployed back when another module moved on)."""
-    if serving_version() != "1.0.0":
+def ensure_serving(version, tmp_path):
+    """``version`` serving (deployed, under traffic, when another run moved on)."""
+    if serving_version() != version:
         with Traffic(threads=2):
-            result = deploy("1.0.0", tmp_path_factory.mktemp("v1"))
+            result = deploy(version, tmp_path)
         assert result.rc == 0, result.failure_messages()
-    assert serving_version() == "1.0.0"
+    assert serving_version() == version
+
+
+@pytest.fixture()
+def on_v1(converged, tmp_path):
+    """1.0.0 serving (site.yml leaves it; deployed back when another run moved on)."""
+    ensure_serving("1.0.0", tmp_path / "to-v1")
+
+
+def test_a_passing_deploy_shows_each_sample_and_each_stage_verdict_with_values(on_v1, tmp_path):
+    with Traffic(threads=2):
+        result = deploy("2.0.0", tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    out = result.stdout
+    for stage in (10, 50, 100):
+        task = "Analyse the stage (%d%%)" % stage
+        samples = re.findall(r"%s: sample (\d+)/\d+-\d+ at \d+s: error_ratio \d+ of \d+ this sample, "
+                             r"stage [\d.]+ %% \(\d+ of \d+\)" % re.escape(task), out)
+        assert len(samples) >= 3, (stage, out[-3000:])
+        assert re.search(r"%s: verdict PASS, action proceed; error_ratio pass: [\d.]+ %% \(\d+ of \d+ requests\), "
+                         r"bad when > 1 %%; health pass: 0 failing probe" % re.escape(task), out), out[-3000:]
+    report, page, path = reports(tmp_path)
+    assert report["outcome"] == "promoted" and set(report["hosts"]) == set(APP_HOSTS)
+    assert [s["stage"] for s in report["stages"]] == [10, 50, 100]
+    flat = re.sub(r"\s+", " ", out)  # the yaml callback wraps long lines
+    assert re.search(r"deploy 2\.0\.0: promoted after [\d.]+ s \(run ", flat), out[-2000:]
+    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
+    assert page.startswith("# Deploy 2.0.0: promoted")
+    assert stats_data(result)["fleetops_deploy"]["outcome"] == "promoted"
+
+
+def test_a_rolled_back_deploy_reports_every_host_and_the_failed_condition(tmp_path):
+    assert serving_version() == "2.0.0"
+    with Traffic(threads=2):
+        result = deploy("3.0.0", tmp_path)
+    assert result.rc != 0
+    report, page, path = reports(tmp_path)
+    published = stats_data(result)["fleetops_deploy"]
+    for data in (report, published):
+        assert data["outcome"] == "rolled_back" and data["outcomes"] == ["rolled_back"]
+        assert set(data["hosts"]) == set(APP_HOSTS)
+        assert all(host["outcome"] == "rolled_back" for host in data["hosts"].values())
+        failed_stage = data["stages"][-1]
+        assert failed_stage["stage"] == 10 and failed_stage["verdict"] == "fail"
+        failed = failed_stage["failed_conditions"][0]
+        assert failed["name"] == "error_ratio" and failed["threshold"] == 0.01
+        assert failed["stage_ratio"] > 0.01 and 0 < failed["bad"] <= failed["total"]
+        assert "gate failed at 10% of traffic on 3.0.0" in data["failure"]
+    for name in APP_HOSTS:
+        assert "| %s | rolled_back | started, gate, rolled_back |" % name in page
+    assert "### 10%: FAIL" in page
+    assert "- error_ratio fail: " in page and "bad when > 1 %" in page
+    flat = re.sub(r"\s+", " ", result.stdout)  # the yaml callback wraps long lines
+    assert re.search(r"deploy 3\.0\.0: rolled_back after [\d.]+ s", flat)
+    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
+    assert "rolled back to the" in " ".join(result.failure_messages())
+    assert serving_version() == "2.0.0"
+
+
+def test_a_prune_right_after_a_deploy_and_a_restore_keeps_the_safety_archives(tmp_path):
+    restore = run_playbook("restore.yml", {"restore_what": "state", "restore_archive": "latest"}, limit="app1",
+                           tmp_path=tmp_path / "restore")
+    assert restore.rc == 0, restore.failure_messages()
+    # keep_daily=1 keeps one backup of today: without the safety rule the prune would
+    # delete the pre-upgrade and pre-restore archives made minutes ago.
+    backup = run_playbook("backup.yml", {"backup_keep_daily": 1, "backup_keep_weekly": 0, "backup_keep_monthly": 0},
+                          limit="app1", tmp_path=tmp_path / "backup")
+    assert backup.rc == 0, backup.failure_messages()
+    names = lab_host("app1").run("ls /var/backups/fleetops/demo").stdout
+    assert "pre-upgrade" in names and "pre-restore" in names, names
+    for kind in ("pre-upgrade", "pre-restore"):
+        said = r"%s[^:]*: safety archive \(%s\), kept for 7 days after it was made" % (kind, kind)
+        assert re.search(said, backup.stdout), backup.stdout[-3000:]
 
 
 def lab_state():
@@ -163,69 +235,3 @@ def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1):
     assert re.search(r"rollback 1\.0\.0: rollback after", flat[2]), outputs[2][-2000:]
     assert serving_version() == "1.0.0"
     assert lab_host("lb1").run("systemctl is-active fleetops-traffic").stdout.strip() != "active"
-
-
-def test_a_passing_deploy_shows_each_sample_and_each_stage_verdict_with_values(on_v1, tmp_path):
-    with Traffic(threads=2):
-        result = deploy("2.0.0", tmp_path)
-    assert result.rc == 0, result.failure_messages()
-    out = result.stdout
-    for stage in (10, 50, 100):
-        task = "Analyse the stage (%d%%)" % stage
-        samples = re.findall(r"%s: sample (\d+)/\d+-\d+ at \d+s: error_ratio \d+ of \d+ this sample, "
-                             r"stage [\d.]+ %% \(\d+ of \d+\)" % re.escape(task), out)
-        assert len(samples) >= 3, (stage, out[-3000:])
-        assert re.search(r"%s: verdict PASS, action proceed; error_ratio pass: [\d.]+ %% \(\d+ of \d+ requests\), "
-                         r"bad when > 1 %%; health pass: 0 failing probe" % re.escape(task), out), out[-3000:]
-    report, page, path = reports(tmp_path)
-    assert report["outcome"] == "promoted" and set(report["hosts"]) == set(APP_HOSTS)
-    assert [s["stage"] for s in report["stages"]] == [10, 50, 100]
-    flat = re.sub(r"\s+", " ", out)  # the yaml callback wraps long lines
-    assert re.search(r"deploy 2\.0\.0: promoted after [\d.]+ s \(run ", flat), out[-2000:]
-    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
-    assert page.startswith("# Deploy 2.0.0: promoted")
-    assert stats_data(result)["fleetops_deploy"]["outcome"] == "promoted"
-
-
-def test_a_rolled_back_deploy_reports_every_host_and_the_failed_condition(tmp_path):
-    assert serving_version() == "2.0.0"
-    with Traffic(threads=2):
-        result = deploy("3.0.0", tmp_path)
-    assert result.rc != 0
-    report, page, path = reports(tmp_path)
-    published = stats_data(result)["fleetops_deploy"]
-    for data in (report, published):
-        assert data["outcome"] == "rolled_back" and data["outcomes"] == ["rolled_back"]
-        assert set(data["hosts"]) == set(APP_HOSTS)
-        assert all(host["outcome"] == "rolled_back" for host in data["hosts"].values())
-        failed_stage = data["stages"][-1]
-        assert failed_stage["stage"] == 10 and failed_stage["verdict"] == "fail"
-        failed = failed_stage["failed_conditions"][0]
-        assert failed["name"] == "error_ratio" and failed["threshold"] == 0.01
-        assert failed["stage_ratio"] > 0.01 and 0 < failed["bad"] <= failed["total"]
-        assert "gate failed at 10% of traffic on 3.0.0" in data["failure"]
-    for name in APP_HOSTS:
-        assert "| %s | rolled_back | started, gate, rolled_back |" % name in page
-    assert "### 10%: FAIL" in page
-    assert "- error_ratio fail: " in page and "bad when > 1 %" in page
-    flat = re.sub(r"\s+", " ", result.stdout)  # the yaml callback wraps long lines
-    assert re.search(r"deploy 3\.0\.0: rolled_back after [\d.]+ s", flat)
-    assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
-    assert "rolled back to the" in " ".join(result.failure_messages())
-    assert serving_version() == "2.0.0"
-
-
-def test_a_prune_right_after_a_deploy_and_a_restore_keeps_the_safety_archives(tmp_path):
-    restore = run_playbook("restore.yml", {"restore_what": "state", "restore_archive": "latest"}, limit="app1",
-                           tmp_path=tmp_path / "restore")
-    assert restore.rc == 0, restore.failure_messages()
-    # keep_daily=1 keeps one backup of today: without the safety rule the prune would
-    # delete the pre-upgrade and pre-restore archives made minutes ago.
-    backup = run_playbook("backup.yml", {"backup_keep_daily": 1, "backup_keep_weekly": 0, "backup_keep_monthly": 0},
-                          limit="app1", tmp_path=tmp_path / "backup")
-    assert backup.rc == 0, backup.failure_messages()
-    names = lab_host("app1").run("ls /var/backups/fleetops/demo").stdout
-    assert "pre-upgrade" in names and "pre-restore" in names, names
-    for kind in ("pre-upgrade", "pre-restore"):
-        said = r"%s[^:]*: safety archive \(%s\), kept for 7 days after it was made" % (kind, kind)
-        assert re.search(said, backup.stdout), backup.stdout[-3000:]

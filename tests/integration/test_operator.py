@@ -123,9 +123,9 @@ def test_a_prune_right_after_a_deploy_and_a_restore_keeps_the_safety_archives(tm
     assert backup.rc == 0, backup.failure_messages()
     names = lab_host("app1").run("ls /var/backups/fleetops/demo").stdout
     assert "pre-upgrade" in names and "pre-restore" in names, names
+    flat = re.sub(r"\s+", " ", backup.stdout)  # the yaml callback wraps long lines
     for kind in ("pre-upgrade", "pre-restore"):
-        said = r"%s[^:]*: safety archive \(%s\), kept for 7 days after it was made" % (kind, kind)
-        assert re.search(said, backup.stdout), backup.stdout[-3000:]
+        assert "safety archive (%s), kept for 7 days after it was made" % kind in flat, backup.stdout[-3000:]
 
 
 def lab_state():

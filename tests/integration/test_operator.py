@@ -17,7 +17,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
 from lab_helpers_ops import extra_inventory, unused_lab_address
 from test_deploy import FAST_GATE, app_fingerprint, ledger, servers_serving
 
@@ -205,8 +205,10 @@ def readme_deploy_commands():
 
 
 def make_traffic(rate):
+    # The README's commands use ansible.cfg's inventory; this session's lab may be another.
+    env = dict(os.environ, ANSIBLE_INVENTORY=str(INVENTORY))
     proc = subprocess.run(["make", "traffic", "RATE=%s" % rate], cwd=REPO, capture_output=True, text=True,
-                          check=False)
+                          check=False, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
@@ -218,6 +220,7 @@ def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1):
         ".venv/bin/ansible-playbook playbooks/rollback.yml",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["ANSIBLE_INVENTORY"] = str(INVENTORY)  # the same lines, on this session's lab
     outputs = []
     make_traffic(TEST_RATE)
     try:

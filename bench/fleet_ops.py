@@ -7,10 +7,10 @@ startup phase times. One run, printed side by side.
 Needs the lab up and converged (`make demo`). --spares N starts spare1..spareN (up to
 9) and probes them too (disk, sshd, the ssh port), so the fleet is 4 + N hosts; the
 lab has no room for more than 13. The peer of health_check.yml's default settings
-(forks 20, pipelining on, as ansible.cfg sets) is the same playbook with forks 1 and
-pipelining off: what running the probes host by host costs. Then, unless
---no-restart, shutdown.yml and startup.yml run once each (an outage of the lab) and
-their phase times are printed. Not a test.
+(forks 20 - more than the lab's 13 hosts, so the same as ansible.cfg's 50 - and
+pipelining on) is the same playbook with forks 1 and pipelining off: what running the
+probes host by host costs. Then, unless --no-restart, shutdown.yml and startup.yml run
+once each (an outage of the lab) and their phase times are printed. Not a test.
 """
 
 import argparse

@@ -64,6 +64,16 @@ def live_slots(servers, hosts, releases=None):
     return _wrap("live_slots", rollout.live_slots, servers, hosts, releases)
 
 
+def analysis_window(window):
+    """The analysis window in whole seconds; 0 turns the gate off."""
+    return _wrap("analysis_window", rollout.analysis_window, window)
+
+
+def ungated_stage(stage, window):
+    """The gate record of a stage left unanalysed (window 0), else None."""
+    return _wrap("ungated_stage", rollout.ungated_stage, stage, window)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -74,4 +84,6 @@ class FilterModule(object):
             "rollout_plan": rollout_plan,
             "slot_servers": slot_servers,
             "live_slots": live_slots,
+            "analysis_window": analysis_window,
+            "ungated_stage": ungated_stage,
         }

@@ -450,3 +450,49 @@ def live_slots(servers, hosts, releases=None):
     )
     return {"old": old, "new": new, "serving": serving, "interrupted": interrupted, "decided_by": decided_by,
             "new_serving": new_serving}
+
+
+# The verdict a stage records when deploy_analysis_window=0 turned its gate off: not a
+# pass, and no reader of the ledger may take it for one.
+NOT_ANALYSED = "not_analysed"
+
+
+def analysis_window(window):
+    """The deploy role's analysis window in whole seconds; 0 means "no gate".
+
+    :raises ValueError: naming deploy_analysis_window, for anything but a whole number
+        of seconds of at least 0 (an int, or a string of digits as ``-e`` gives it).
+    """
+    seconds = None
+    if isinstance(window, int) and not isinstance(window, bool):
+        seconds = window
+    elif isinstance(window, str) and window.strip() and window.strip().strip("0123456789") == "":
+        seconds = int(window.strip())
+    if seconds is None or seconds < 0:
+        raise ValueError(
+            "deploy_analysis_window must be a whole number of seconds, at least 0 (0: no gate, traffic moves "
+            "through the stages unanalysed), got %r" % (window,)
+        )
+    return seconds
+
+
+def ungated_stage(stage, window):
+    """The gate record of a canary stage whose analysis is turned off, or ``None``.
+
+    ``None`` when ``window`` > 0: the SLO gate analyses the stage. With ``window`` 0
+    the stage is not analysed, and the record says so in the ledger in the gate's
+    own fields: verdict ``not_analysed`` (never ``pass``), action ``proceed``, no
+    conditions. For measuring a rollout's orchestration, or a fleet without traffic.
+    """
+    if analysis_window(window) > 0:
+        return None
+    target = _percent(stage)
+    if target is None or target <= 0 or target > 100:
+        raise ValueError("stage must be a traffic percentage in (0, 100], got %r" % (stage,))
+    return {
+        "verdict": NOT_ANALYSED,
+        "action": "proceed",
+        "summary": "%s%% of traffic moved to the new release without analysis: deploy_analysis_window=0 turns "
+                   "the gate off, so no verdict was reached" % _plain(target),
+        "conditions": [],
+    }

@@ -89,6 +89,16 @@ def test_bad_stages_are_refused_before_anything_changes(on_v1, tmp_path):
     assert (servers_serving(), app_fingerprint()) == before
 
 
+def test_a_negative_analysis_window_is_refused_before_anything_changes(on_v1, tmp_path):
+    before = (servers_serving(), app_fingerprint())
+    result = deploy("2.0.0", tmp_path, deploy_analysis_window=-5)
+    assert result.rc != 0
+    assert ("deploy_analysis_window must be a whole number of seconds, at least 0 (0: no gate, traffic moves "
+            "through the stages unanalysed), got -5") in " ".join(result.failure_messages())
+    assert result.changed() == 0, result.changed_tasks()
+    assert (servers_serving(), app_fingerprint()) == before
+
+
 def test_good_release_is_promoted_with_zero_failed_requests(on_v1, tmp_path):
     with Traffic() as traffic:
         result = deploy("2.0.0", tmp_path)
@@ -294,6 +304,26 @@ def test_controller_killed_mid_rollout_is_recovered_by_a_rerun(tmp_path):
     summary = json.loads(summaries[0].read_text())
     assert summary["release"] == "2.0.0" and summary["outcomes"] == ["promoted"]
     assert set(summary["hosts"]) == set(APP_HOSTS)
+
+
+def test_window_zero_moves_the_stages_unanalysed_and_says_so_in_the_ledger(tmp_path):
+    # No traffic and no gate: with deploy_analysis_window=0 every stage moves traffic
+    # unanalysed; nothing may read as a passed gate.
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    target = "1.0.0" if json.loads(body)["version"] != "1.0.0" else "2.0.0"
+    result = run_playbook("deploy.yml", {"deploy_version": target, "deploy_analysis_window": 0}, tmp_path=tmp_path)
+    assert result.rc == 0, result.failure_messages()
+    assert "without analysis: deploy_analysis_window=0 turns the gate off" in result.stdout
+    status, body = http_get("http://%s/version" % LB_ADDRESS)
+    assert json.loads(body)["version"] == target
+    for name in APP_HOSTS:
+        records = ledger(name)
+        run = [record for record in records if record["run_id"] == records[-1]["run_id"]]
+        assert [record["event"] for record in run] == ["started", "gate", "gate", "gate", "promoted"], run
+        gates = [record for record in run if record["event"] == "gate"]
+        assert [record["details"]["stage"] for record in gates] == [10, 50, 100]
+        assert {record["gate"]["verdict"] for record in gates} == {"not_analysed"}
+        assert all(record["gate"]["conditions"] == [] for record in gates)
 
 
 def half_on_the_new_slot():

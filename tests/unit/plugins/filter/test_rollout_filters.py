@@ -17,6 +17,7 @@ HOSTS = ["app%d" % i for i in range(1, 11)]
 
 def test_filter_map():
     assert sorted(FILTERS) == [
+        "analysis_window",
         "canary_batches",
         "canary_stages",
         "live_slots",
@@ -24,6 +25,7 @@ def test_filter_map():
         "slot_servers",
         "traffic_share",
         "traffic_weights",
+        "ungated_stage",
     ]
 
 
@@ -132,3 +134,13 @@ def test_rollout_plan():
     ]
     with pytest.raises(AnsibleFilterError, match=r"^rollout_plan: canary_stages must not be empty"):
         FILTERS["rollout_plan"](["a"], [])
+
+
+def test_analysis_window_and_ungated_stage():
+    assert FILTERS["analysis_window"]("0") == 0
+    assert FILTERS["ungated_stage"](10, 60) is None
+    assert FILTERS["ungated_stage"](100, 0)["verdict"] == "not_analysed"
+    with pytest.raises(AnsibleFilterError, match=r"^analysis_window: deploy_analysis_window must be a whole number"):
+        FILTERS["analysis_window"](-5)
+    with pytest.raises(AnsibleFilterError, match=r"^ungated_stage: stage must be a traffic percentage"):
+        FILTERS["ungated_stage"](0, 0)

@@ -512,3 +512,50 @@ def test_messages_name_the_variable_the_user_set():
     with pytest.raises(ValueError) as exc:
         rollout.validate_stages("[10,50", "deploy_stages")
     assert str(exc.value).startswith("deploy_stages=[10,50: unbalanced brackets; pass the list as -e deploy_stages=")
+
+
+# ----------------------------------------------------------------------- no gate
+
+
+@pytest.mark.parametrize("window, seconds", [(0, 0), (60, 60), ("0", 0), (" 30 ", 30)])
+def test_analysis_window_is_whole_seconds(window, seconds):
+    assert rollout.analysis_window(window) == seconds
+
+
+@pytest.mark.parametrize("window", [-1, 1.5, "1.5", "-3", "", "soon", "\u00b2", None, True, [60]])
+def test_analysis_window_refuses_anything_but_whole_seconds(window):
+    with pytest.raises(ValueError) as err:
+        rollout.analysis_window(window)
+    assert str(err.value) == (
+        "deploy_analysis_window must be a whole number of seconds, at least 0 (0: no gate, traffic moves "
+        "through the stages unanalysed), got %r" % (window,)
+    )
+
+
+@pytest.mark.parametrize("window", [1, 60, "600"])
+def test_a_window_above_zero_leaves_the_stage_to_the_gate(window):
+    assert rollout.ungated_stage(10, window) is None
+
+
+def test_window_zero_records_the_stage_as_not_analysed_never_as_passed():
+    record = rollout.ungated_stage("50%", 0)
+    assert record == {
+        "verdict": "not_analysed",
+        "action": "proceed",
+        "summary": "50% of traffic moved to the new release without analysis: deploy_analysis_window=0 turns "
+                   "the gate off, so no verdict was reached",
+        "conditions": [],
+    }
+    assert record["verdict"] != "pass"
+
+
+@pytest.mark.parametrize("stage", [0, 101, "ten", None])
+def test_ungated_stage_refuses_a_stage_out_of_range(stage):
+    with pytest.raises(ValueError) as err:
+        rollout.ungated_stage(stage, 0)
+    assert str(err.value) == "stage must be a traffic percentage in (0, 100], got %r" % (stage,)
+
+
+def test_ungated_stage_checks_the_window_first():
+    with pytest.raises(ValueError, match=r"^deploy_analysis_window must be a whole number .* got -1$"):
+        rollout.ungated_stage(10, -1)

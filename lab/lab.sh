@@ -31,7 +31,9 @@ NAMED_PREFIX=10.90          # named labs take a free 10.90.X.0/24
 DEFAULT_APP_HOSTS=3
 MAX_APP_HOSTS=200
 SPARE_HOSTS=3               # spares listed in a named lab's spares.yml
-UP_TIMEOUT=${LAB_UP_TIMEOUT:-60}   # seconds for all hosts to answer over ssh
+# Seconds for all hosts to answer over ssh: 60, and 3 more per host beyond 20
+# (hosts boot at once and share the machine's cores).
+UP_TIMEOUT=${LAB_UP_TIMEOUT:-}
 
 # Sets the names of lab $1: its network, container prefix, state and inventory.
 select_lab() {
@@ -385,6 +387,8 @@ wait_ready() {
     local deadline host failed=0 rc
     local -A pids=()
     local tmp
+    ((${#HOSTS[@]} <= 20)) || : "${UP_TIMEOUT:=$((60 + 3 * (${#HOSTS[@]} - 20)))}"
+    : "${UP_TIMEOUT:=60}"
     deadline=$(awk -v n="$EPOCHREALTIME" -v t="$UP_TIMEOUT" 'BEGIN { printf "%.3f", n + t }')
     tmp=$(mktemp -d)
     for host in "${HOSTS[@]}"; do

@@ -105,10 +105,31 @@ check_podman() {
     [[ $out == *netavark* ]] || printf '[setup-host] WARNING: podman uses the %s network backend, not netavark: lab hosts will not resolve each other by name\n' "${out##* }" >&2
 }
 
+# Every lab host runs its own systemd, which takes inotify instances of the
+# machine's root user: at the default 128, a lab of 50 app hosts (or several labs
+# at once) leaves hosts whose systemd exits at boot ("Too many open files").
+INOTIFY_INSTANCES=4096
+INOTIFY_WATCHES=1048576
+configure_inotify() {
+    local conf=/etc/sysctl.d/60-fleetops-lab.conf
+    printf 'fs.inotify.max_user_instances = %d\nfs.inotify.max_user_watches = %d\n' \
+        "$INOTIFY_INSTANCES" "$INOTIFY_WATCHES" >"$conf.tmp" && mv -f "$conf.tmp" "$conf"
+    if (( $(cat /proc/sys/fs/inotify/max_user_instances) < INOTIFY_INSTANCES )); then
+        sysctl -q -w "fs.inotify.max_user_instances=$INOTIFY_INSTANCES" \
+            || die "cannot raise fs.inotify.max_user_instances to $INOTIFY_INSTANCES (needed for many lab hosts)"
+    fi
+    if (( $(cat /proc/sys/fs/inotify/max_user_watches) < INOTIFY_WATCHES )); then
+        sysctl -q -w "fs.inotify.max_user_watches=$INOTIFY_WATCHES" \
+            || die "cannot raise fs.inotify.max_user_watches to $INOTIFY_WATCHES"
+    fi
+    log "inotify: $(cat /proc/sys/fs/inotify/max_user_instances) instances, $(cat /proc/sys/fs/inotify/max_user_watches) watches per user"
+}
+
 main() {
     require_root
     install_packages
     configure_containers_conf
+    configure_inotify
     check_podman
 }
 

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """SLO definition filters; the logic lives in module_utils.slo_defs.
 
-Two filters, each documented in its own sidecar file (``slo_definitions.yml``,
-``slo_gate_conditions.yml``) next to this one.
+Three filters, each documented in its own sidecar file (``slo_definitions.yml``,
+``slo_gate_conditions.yml``, ``slo_rules.yml``) next to this one.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_defs
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_rules as slo_rules_module
 
 
 def _wrap(name, func, *args):
@@ -42,9 +43,15 @@ def slo_gate_conditions(definitions, provider):
     return _plain(_wrap("slo_gate_conditions", slo_defs.gate_conditions, definitions, provider))
 
 
+def slo_rules(definitions):
+    """Prometheus rule groups (recording and burn-rate alerts) for the SLOs."""
+    return _wrap("slo_rules", slo_rules_module.rule_groups, definitions)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "slo_definitions": slo_definitions,
             "slo_gate_conditions": slo_gate_conditions,
+            "slo_rules": slo_rules,
         }

@@ -1,16 +1,174 @@
-"""SLOs as code on the lab: the deploy gate's conditions come from the SLO definitions
-when the deploy names none.
+"""SLOs as code on the lab.
 
-From the converged lab (1.0.0): the +250 ms release (4.1.0) is rolled back at the first
-stage by the condition derived from the request_latency SLO (p95 < 200 ms), and a good
-release (2.0.0) passes every stage with the same derived conditions. Leaves 2.0.0
-serving.
+The slo role (playbooks/slo.yml, also part of site.yml): check mode, converge,
+idempotence, the rules loaded into Prometheus, promtool's unit tests of the burn-rate
+alerts, bad definitions refused with nothing changed, and a fast burn paging through
+Alertmanager to the webhook recorder. Then the deploy gate's conditions from the SLO
+definitions: the +250 ms release (4.1.0) rolled back at the first stage by the
+request_latency SLO, a good release (2.0.0) passing. Leaves 2.0.0 serving and the
+default SLO rules loaded.
 """
 
+import copy
 import json
 import time
+import urllib.parse
+from pathlib import Path
 
-from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, run_playbook
+import yaml
+from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_SLOS = yaml.safe_load((REPO / "roles" / "slo" / "defaults" / "main.yml").read_text())["slo_definitions"]
+PROMETHEUS = "http://%s:9090" % LB_ADDRESS
+RULES = "/etc/prometheus/rules/slo.yml"
+ALERTS_DIR = "/var/lib/fleetops/alerts"
+
+
+def slo_playbook(tmp_path, check=False, **extravars):
+    return run_playbook("slo.yml", extravars, check=check, tmp_path=tmp_path)
+
+
+def rules_digest():
+    return lab_host("lb1").check_output("sha256sum %s" % RULES)
+
+
+def prometheus_rule_groups():
+    status, body = http_get(PROMETHEUS + "/api/v1/rules")
+    assert status == 200, body
+    return {g["name"]: g for g in json.loads(body)["data"]["groups"]}
+
+
+def promql(query):
+    status, body = http_get(PROMETHEUS + "/api/v1/query?" + urllib.parse.urlencode({"query": query}))
+    assert status == 200, body
+    return json.loads(body)["data"]["result"]
+
+
+def test_slo_role_check_mode_converge_idempotence_and_rules_loaded(converged, tmp_path):
+    checked = slo_playbook(tmp_path / "check", check=True)
+    assert checked.rc == 0, checked.failure_messages()
+    first = slo_playbook(tmp_path / "first")
+    assert first.rc == 0, first.failure_messages()
+    again = slo_playbook(tmp_path / "again")
+    assert again.rc == 0, again.failure_messages()
+    assert again.changed() == 0, again.changed_tasks()
+    deadline = time.monotonic() + 30
+    while set(prometheus_rule_groups()) < {"slo_" + s["name"] for s in DEMO_SLOS} and time.monotonic() < deadline:
+        time.sleep(1)
+    groups = prometheus_rule_groups()
+    assert {"slo_" + s["name"] for s in DEMO_SLOS} <= set(groups), sorted(groups)
+    assert all(r["health"] == "ok" for g in groups.values() for r in g["rules"]), groups
+    lb1 = lab_host("lb1")
+    assert lb1.service("prometheus-alertmanager").is_running
+    assert lb1.service("fleetops-alert-recorder").is_running
+    status = json.loads(lb1.check_output("curl -sf http://127.0.0.1:9093/api/v2/status"))
+    routes = status["config"]["original"]
+    assert 'severity="page"' in routes and 'severity="ticket"' in routes, routes
+
+
+def promtool_test(annotations):
+    """promtool's unit tests of the loaded rules: a fast burn pages, a slow burn only
+    tickets (availability SLO; the traffic keeps the throughput SLO's 20/s floor)."""
+    def alert(severity):
+        return [{"exp_labels": {"slo": "availability", "severity": severity,
+                                "priority": {"page": "P1", "ticket": "P3"}[severity]},
+                 "exp_annotations": annotations[severity]}]
+    series = 'demo_http_requests_total{job="demo",method="GET",path="/",code="%s"}'
+    return {
+        "rule_files": [RULES],
+        "evaluation_interval": "1m",
+        "tests": [
+            {"name": "fast burn: 10 % errors for 70 minutes pages",
+             "interval": "1m",
+             "input_series": [{"series": series % "500", "values": "0+200x80"},
+                              {"series": series % "200", "values": "0+1800x80"}],
+             "alert_rule_test": [{"eval_time": "70m", "alertname": "SLOBurnRatePage", "exp_alerts": alert("page")}]},
+            {"name": "slow burn: 0.2 % errors for 7 hours only tickets",
+             "interval": "1m",
+             "input_series": [{"series": series % "500", "values": "0+3x430"},
+                              {"series": series % "200", "values": "0+1497x430"}],
+             "alert_rule_test": [
+                 {"eval_time": "7h", "alertname": "SLOBurnRatePage", "exp_alerts": []},
+                 {"eval_time": "7h", "alertname": "SLOBurnRateTicket", "exp_alerts": alert("ticket")}]},
+        ],
+    }
+
+
+def test_promtool_unit_tests_fast_burn_pages_slow_burn_only_tickets(converged):
+    lb1 = lab_host("lb1")
+    rules = yaml.safe_load(lb1.check_output("cat %s" % RULES))
+    availability = {g["name"]: g for g in rules["groups"]}["slo_availability"]["rules"]
+    annotations = {r["labels"]["severity"]: r["annotations"] for r in availability if "alert" in r}
+    text = yaml.safe_dump(promtool_test(annotations), sort_keys=False)
+    result = lb1.run("f=$(mktemp --suffix .yml) && cat > $f <<'EOF'\n%sEOF\npromtool test rules $f; rc=$?; rm -f $f; "
+                     "exit $rc" % text)
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_bad_definitions_are_refused_with_nothing_changed(converged, tmp_path):
+    before = rules_digest()
+    bad_promql = copy.deepcopy(DEMO_SLOS)
+    bad_promql[0]["sli"]["bad"] = 'demo_http_requests_total{job="demo",code=~"(5.."}'
+    result = slo_playbook(tmp_path / "promql", slo_definitions=bad_promql)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "failed to validate" in message and "error parsing regexp" in message, message
+    bad_objective = copy.deepcopy(DEMO_SLOS)
+    bad_objective[1]["objective"] = 100
+    result = slo_playbook(tmp_path / "objective", slo_definitions=bad_objective)
+    assert result.rc != 0
+    assert "slo_definitions[1] (request_latency).objective must be a percentage above 0 and below 100, got 100" in (
+        " ".join(result.failure_messages()))
+    bad_window = copy.deepcopy(DEMO_SLOS)
+    bad_window[0]["window"] = "30x"
+    result = slo_playbook(tmp_path / "window", slo_definitions=bad_window)
+    assert "slo_definitions[0] (availability).window has unknown unit 'x' in '30x'; known units: s, m, h, d, w" in (
+        " ".join(result.failure_messages()))
+    assert result.changed() == 0, result.changed_tasks()
+    assert rules_digest() == before
+
+
+# A fast burn the test controls: 404s of unknown paths against /version requests.
+BURST_SLO = {
+    "name": "lab_burst",
+    "description": "Lab only: requests to unknown paths count as bad (a burst the test controls)",
+    "objective": 99,
+    "window": "30d",
+    "sli": {"type": "ratio",
+            "bad": 'demo_http_requests_total{job="demo",path="other",code="404"}',
+            "total": 'demo_http_requests_total{job="demo",path=~"other|/version"}'},
+}
+
+
+def recorded(lb1, receiver):
+    path = "%s/%s.jsonl" % (ALERTS_DIR, receiver)
+    text = lb1.run("cat %s 2>/dev/null" % path).stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_fast_burn_pages_through_alertmanager_to_the_webhook(converged, tmp_path):
+    lb1 = lab_host("lb1")
+    lb1.run("rm -f %s/page.jsonl" % ALERTS_DIR)
+    loaded = slo_playbook(tmp_path / "burst", slo_definitions=DEMO_SLOS + [BURST_SLO], slo_alertmanager_group_wait="1s")
+    assert loaded.rc == 0, loaded.failure_messages()
+    started = time.monotonic()
+    paged = []
+    try:
+        with Traffic(url="http://%s/no-such-page" % LB_ADDRESS, interval=0.02), \
+             Traffic(url="http://%s/version" % LB_ADDRESS, interval=0.02):
+            while not paged and time.monotonic() - started < 150:
+                time.sleep(3)
+                paged = [a for n in recorded(lb1, "page") for a in n["alerts"]
+                         if a["labels"].get("slo") == "lab_burst" and a["status"] == "firing"]
+        assert paged, (promql('slo:sli_error:ratio_rate5m{slo="lab_burst"}'), recorded(lb1, "page"))
+        assert paged[0]["labels"]["alertname"] == "SLOBurnRatePage" and paged[0]["labels"]["severity"] == "page"
+        # Routed by severity: the page receiver gets page alerts only.
+        assert {a["labels"]["severity"] for n in recorded(lb1, "page") for a in n["alerts"]} == {"page"}
+    finally:
+        restored = slo_playbook(tmp_path / "restore")
+        assert restored.rc == 0, restored.failure_messages()
 
 # Short analysis: at least 2 samples of 5 s (the lab's scrape interval), at most a
 # minute while the evidence cannot decide. No deploy_gate_conditions: the SLOs decide.

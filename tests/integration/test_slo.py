@@ -217,10 +217,59 @@ def test_a_slow_release_is_rolled_back_at_the_first_stage_by_the_latency_slo(con
                      "latency from SLO request_latency", "health"], names
 
 
-def test_a_good_release_passes_the_gate_derived_from_the_slos(converged, tmp_path):
+# The error-budget policy judged on an SLO the test can exhaust at will (1 h window).
+BUDGET_SLO = dict(BURST_SLO, name="lab_budget", window="1h", objective=99.9)
+POLICY = {"deploy_budget_policy": True, "slo_definitions": DEMO_SLOS + [BUDGET_SLO]}
+
+
+def exhaust_the_lab_budget():
+    """Requests to unknown paths until Prometheus sees the lab_budget SLO spent."""
+    query = slo_rules_error(BUDGET_SLO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for _ in range(50):
+            http_get("http://%s/no-such-page" % LB_ADDRESS)
+        result = promql(query)
+        if result and float(result[0]["value"][1]) > 0.001:
+            return float(result[0]["value"][1])
+        time.sleep(2)
+    raise AssertionError("Prometheus never saw the burst: %s" % promql(query))
+
+
+def slo_rules_error(slo):
+    sli = slo["sli"]
+    return "sum(rate(%s[%s])) / sum(rate(%s[%s]))" % (sli["bad"], slo["window"], sli["total"], slo["window"])
+
+
+def test_an_exhausted_budget_refuses_a_normal_change_with_the_numbers(converged, tmp_path):
+    exhaust_the_lab_budget()
+    log = tmp_path / "budget.jsonl"
+    before = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/ledger.jsonl")
+                                 for name in APP_HOSTS}
+    result = run_playbook("deploy.yml", {"deploy_version": "2.0.0", **GATE, **POLICY,
+                                         "deploy_budget_log": str(log)}, tmp_path=tmp_path)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "error budget exhausted, a normal change is refused: lab_budget: " in message, message
+    assert "over 1h against 99.9%, " in message and "of the error budget spent" in message, message
+    assert "Only an emergency or security change (deploy_change_type) may deploy now; nothing was changed" in message
+    assert result.changed() == 0, result.changed_tasks()
+    after = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/ledger.jsonl")
+                                for name in APP_HOSTS}
+    assert after == before
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["decision"], r["release"], r["change_type"], r["exhausted"]) for r in records] == [
+        ("refused", "2.0.0", "normal", ["lab_budget"])]
+
+
+def test_a_good_release_passes_the_gate_derived_from_the_slos_as_an_emergency_change(converged, tmp_path):
+    """The emergency change goes ahead over the exhausted lab_budget SLO and the ledger
+    says so; the gate's conditions are still the SLOs' (lab_budget names none)."""
+    exhaust_the_lab_budget()
     started = time.monotonic()
     with Traffic(threads=4) as traffic:
-        result = deploy("2.0.0", tmp_path)
+        result = run_playbook("deploy.yml", {"deploy_version": "2.0.0", **GATE, **POLICY,
+                                             "deploy_change_type": "emergency"}, tmp_path=tmp_path)
     assert result.rc == 0, result.failure_messages()
     assert traffic.failed == [], traffic.failed[:5]
     assert serving_version() == "2.0.0"
@@ -228,4 +277,11 @@ def test_a_good_release_passes_the_gate_derived_from_the_slos(converged, tmp_pat
     assert [g["verdict"] for g in gates] == ["pass"] * 3, [g["summary"] for g in gates]
     latency = [c for c in gates[0]["conditions"] if c["name"] == "latency from SLO request_latency"][0]
     assert latency["verdict"] == "pass" and latency["stage_quantile"] < 0.2, latency
-    assert set(APP_HOSTS) and time.monotonic() - started < 600
+    assert time.monotonic() - started < 600
+    for name in APP_HOSTS:
+        ledger = [json.loads(line) for line in lab_host(name).check_output("cat /var/lib/fleetops/ledger.jsonl")
+                  .splitlines()]
+        started_record = [r for r in ledger if r["release"] == "2.0.0" and r["event"] == "started"][-1]
+        policy = started_record["details"]["error_budget_policy"]
+        assert policy["change_type"] == "emergency" and "lab_budget" in policy["overridden"], policy
+        assert policy["message"].startswith("error budget exhausted, the emergency change goes ahead (recorded): ")

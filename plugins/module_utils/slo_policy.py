@@ -81,9 +81,12 @@ def decide(lines, change_type):
     }
 
 
-def query_scalar(prometheus_url, query, timeout, opener=urllib.request.urlopen):
-    """The single value of an instant query, None when it returns no series."""
-    url = prometheus_url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+def query_scalar(prometheus_url, query, timeout, opener=urllib.request.urlopen, at=None):
+    """The single value of an instant query (at ``at``, else now), None when it returns no series."""
+    params = {"query": query}
+    if at is not None:
+        params["time"] = at
+    url = prometheus_url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode(params)
     try:
         with opener(url, timeout=timeout) as response:
             data = json.loads(response.read().decode())
@@ -117,3 +120,28 @@ def measure(definitions, prometheus_url, timeout=10, opener=urllib.request.urlop
         line["query"] = query
         lines.append(line)
     return lines
+
+
+def query_range(prometheus_url, query, span, timeout, opener=urllib.request.urlopen):
+    """``[[t, value], ...]`` over ``span`` (start, end, step) of a range query's single
+    series (``[]`` without one; NaN as None)."""
+    start, end, step = span
+    params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": step})
+    url = prometheus_url.rstrip("/") + "/api/v1/query_range?" + params
+    try:
+        with opener(url, timeout=timeout) as response:
+            data = json.loads(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise PolicyError("Prometheus rejected the range query %s: %s" % (query, exc)) from None
+    except (OSError, ValueError) as exc:
+        raise PolicyError("GET %s failed: %s" % (url, exc)) from None
+    result = data.get("data", {}).get("result", [])
+    if not result:
+        return []
+    if len(result) > 1:
+        raise PolicyError("the range query %s returned %d series, expected one" % (query, len(result)))
+    points = []
+    for t, value in result[0]["values"]:
+        number = float(value)
+        points.append([float(t), None if math.isnan(number) or math.isinf(number) else number])
+    return points

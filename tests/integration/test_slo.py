@@ -10,7 +10,9 @@ default SLO rules loaded.
 """
 
 import copy
+import html
 import json
+import subprocess
 import time
 import urllib.parse
 from pathlib import Path
@@ -215,6 +217,86 @@ def test_a_slow_release_is_rolled_back_at_the_first_stage_by_the_latency_slo(con
     names = [c["name"] for c in gates[0]["conditions"]]
     assert names == ["error_ratio from SLO availability", "availability from SLO availability",
                      "latency from SLO request_latency", "health"], names
+
+
+# A lab-only SLO whose selector matches nothing: its report must say no data.
+NO_DATA_SLO = dict(BURST_SLO, name="lab_no_data", sli={"type": "ratio", "bad": 'demo_no_such_total{code="500"}',
+                                                       "total": "demo_no_such_total"})
+
+CHART_CHECK = """<script>
+window.addEventListener("load", function () {
+  var out = [];
+  document.querySelectorAll("img.chart").forEach(function (img) {
+    var c = document.createElement("canvas"); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    var ctx = c.getContext("2d"); ctx.drawImage(img, 0, 0);
+    var d = ctx.getImageData(0, 0, c.width, c.height).data, colours = {}, n = 0, line = 0;
+    for (var i = 0; i < d.length; i += 4) {
+      var k = d[i] + "," + d[i + 1] + "," + d[i + 2];
+      if (!colours[k]) { colours[k] = 1; n++; }
+      if (Math.abs(d[i] - 31) < 8 && Math.abs(d[i + 1] - 119) < 8 && Math.abs(d[i + 2] - 180) < 8) { line++; }
+    }
+    var box = img.getBoundingClientRect();
+    out.push({id: img.id, width: img.naturalWidth, height: img.naturalHeight, colours: n, line_pixels: line,
+              shown: box.width > 0 && box.height > 0});
+  });
+  var pre = document.createElement("pre"); pre.id = "chart-check"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script></body>"""
+
+
+def chromium(*args):
+    result = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_slo_report_equals_independent_promql_and_renders_its_charts(converged, tmp_path):
+    exhaust_the_lab_budget()  # a burst of errors (404s) the lab_burst SLO counts
+    dest = tmp_path / "report"
+    result = run_playbook("slo_report.yml", {"slo_report_dest": str(dest),
+                                             "slo_definitions": DEMO_SLOS + [BURST_SLO, NO_DATA_SLO]},
+                          tmp_path=tmp_path / "run")
+    assert result.rc == 0, result.failure_messages()
+    report = json.loads((dest / "slo_report.json").read_text())
+    at = report["generated_at"]
+    slos = {s["slo"]: s for s in report["slos"]}
+    for name, bad, total, budget in (
+            ("availability", 'demo_http_requests_total{job="demo",code=~"5.."}', 'demo_http_requests_total{job="demo"}',
+             0.001),
+            ("lab_burst", BURST_SLO["sli"]["bad"], BURST_SLO["sli"]["total"], 0.01)):
+        # Independent: increases over the window (not the rules' rates), at the report's time.
+        query = "sum(increase(%s[30d])) / sum(increase(%s[30d]))" % (bad, total)
+        status, body = http_get(PROMETHEUS + "/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": at}))
+        assert status == 200, body
+        series = json.loads(body)["data"]["result"]
+        if name == "availability" and not series:
+            raise AssertionError("no demo traffic in Prometheus over 30d")
+        errors = float(series[0]["value"][1])
+        assert abs(slos[name]["sli"] - (1 - errors)) < 1e-9, (name, slos[name]["sli"], errors)
+        assert abs(slos[name]["remaining"] - (1 - errors / budget)) < 1e-6, (name, slos[name]["remaining"], errors)
+    assert slos["lab_burst"]["sli"] < 0.99 and slos["lab_burst"]["status"] == "exhausted", slos["lab_burst"]
+    assert (slos["lab_no_data"]["sli"], slos["lab_no_data"]["remaining"], slos["lab_no_data"]["status"]) == (
+        None, None, "no data")
+    markdown = (dest / "slo_report.md").read_text()
+    assert "| lab_no_data | 99% | 30d | n/a | n/a |" in markdown and "| no data |" in markdown, markdown
+    # Headless Chromium: a screenshot of the page, and every chart loaded, shown and drawn.
+    page = (dest / "slo_report.html").read_text()
+    (tmp_path / "check.html").write_text(page.replace("</body>", CHART_CHECK))
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", (tmp_path / "check.html").as_uri())
+    checks = json.loads(html.unescape(dom.split('<pre id="chart-check">')[1].split("</pre>")[0]))
+    expected = sorted("%s-%s" % (s, kind) for s in slos for kind in ("sli", "budget"))
+    assert sorted(c["id"] for c in checks) == expected
+    for check in checks:
+        assert check["shown"] and check["width"] >= 300 and check["height"] >= 150, check
+        assert check["colours"] > 20, check  # axes, labels, grid: not a blank image
+        if check["id"].startswith(("availability-", "lab_burst-")):
+            assert check["line_pixels"] > 50, check  # the measured series is drawn
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1300,2400", "--screenshot=%s" % shot, (dest / "slo_report.html").as_uri())
+    assert shot.stat().st_size > 20000
+    print("SLO report screenshot: %s" % shot)
 
 
 # The error-budget policy judged on an SLO the test can exhaust at will (1 h window).

@@ -145,3 +145,20 @@ def query_range(prometheus_url, query, span, timeout, opener=urllib.request.urlo
         number = float(value)
         points.append([float(t), None if math.isnan(number) or math.isinf(number) else number])
     return points
+
+
+def query_vector(prometheus_url, query, timeout, opener=urllib.request.urlopen):
+    """``[(labels, value), ...]`` of an instant query (NaN as None)."""
+    url = prometheus_url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    try:
+        with opener(url, timeout=timeout) as response:
+            data = json.loads(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise PolicyError("Prometheus rejected the query %s: %s" % (query, exc)) from None
+    except (OSError, ValueError) as exc:
+        raise PolicyError("GET %s failed: %s" % (url, exc)) from None
+    out = []
+    for item in data.get("data", {}).get("result", []):
+        number = float(item["value"][1])
+        out.append((item["metric"], None if math.isnan(number) or math.isinf(number) else number))
+    return out

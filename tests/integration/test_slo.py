@@ -282,10 +282,7 @@ def test_the_slo_report_equals_independent_promql_and_renders_its_charts(converg
     markdown = (dest / "slo_report.md").read_text()
     assert "| lab_no_data | 99% | 30d | n/a | n/a |" in markdown and "| no data |" in markdown, markdown
     # Headless Chromium: a screenshot of the page, and every chart loaded, shown and drawn.
-    page = (dest / "slo_report.html").read_text()
-    (tmp_path / "check.html").write_text(page.replace("</body>", CHART_CHECK))
-    dom = chromium("--virtual-time-budget=5000", "--dump-dom", (tmp_path / "check.html").as_uri())
-    checks = json.loads(html.unescape(dom.split('<pre id="chart-check">')[1].split("</pre>")[0]))
+    checks = chart_checks((dest / "slo_report.html").read_text(), tmp_path)
     expected = sorted("%s-%s" % (s, kind) for s in slos for kind in ("sli", "budget"))
     assert sorted(c["id"] for c in checks) == expected
     for check in checks:
@@ -297,6 +294,33 @@ def test_the_slo_report_equals_independent_promql_and_renders_its_charts(converg
     chromium("--window-size=1300,2400", "--screenshot=%s" % shot, (dest / "slo_report.html").as_uri())
     assert shot.stat().st_size > 20000
     print("SLO report screenshot: %s" % shot)
+
+
+def chart_checks(page, tmp_path):
+    """Every chart of an HTML report as headless Chromium loaded and drew it."""
+    (tmp_path / "check.html").write_text(page.replace("</body>", CHART_CHECK))
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", (tmp_path / "check.html").as_uri())
+    return json.loads(html.unescape(dom.split('<pre id="chart-check">')[1].split("</pre>")[0]))
+
+
+def test_the_capacity_report_measures_every_host_and_projects_the_trend(converged, tmp_path):
+    dest = tmp_path / "capacity"
+    with Traffic(threads=2):
+        time.sleep(12)  # two scrapes of traffic in the 5 m rates
+        result = run_playbook("capacity_report.yml", {"capacity_report_dest": str(dest),
+                                                      "capacity_report_trend_days": 1}, tmp_path=tmp_path / "run")
+    assert result.rc == 0, result.failure_messages()
+    report = json.loads((dest / "capacity_report.json").read_text())
+    assert {h["host"] for h in report["hosts"]} == set(APP_HOSTS), report["hosts"]
+    assert all(h["cpu"] > 0 and h["memory"] > 0 for h in report["hosts"]), report["hosts"]
+    assert report["now"]["rps"] > 1, report["now"]
+    assert report["trend"] is not None and report["trend"]["points"] >= 2, report["trend"]
+    assert [p["months"] for p in report["projections"]] == [6, 12, 24]
+    assert all(p["hosts"] >= 1 for p in report["projections"]), report["projections"]
+    assert "## Projections" in (dest / "capacity_report.md").read_text()
+    checks = chart_checks((dest / "capacity_report.html").read_text(), tmp_path)
+    assert sorted(c["id"] for c in checks) == ["capacity-hosts", "capacity-trend"]
+    assert all(c["shown"] and c["line_pixels"] > 50 for c in checks), checks
 
 
 # The error-budget policy judged on an SLO the test can exhaust at will (1 h window).

@@ -55,6 +55,17 @@ def error_expr(slo, window):
         sli["total"], sli["slice"], floor, window, sli["slice"])
 
 
+def events_expr(slo, window):
+    """PromQL for the SLO's events per second over ``window`` (None for timeslices:
+    every slice weighs the same)."""
+    sli = slo["sli"]
+    if sli["type"] == "ratio":
+        return "sum(rate(%s[%s]))" % (sli["total"], window)
+    if sli["type"] == "latency":
+        return "sum(rate(%s_count%s[%s]))" % (sli["histogram"], sli["selector"] or "", window)
+    return None
+
+
 def _record(window):
     return "slo:sli_error:ratio_rate%s" % window
 

@@ -27,7 +27,12 @@ def fake(errors):
     def query_range(expr, start, end, step):
         if "q_total" in expr:
             return []
-        return [[start + i * step, 1 - errors] for i in range(int((end - start) // step) + 1)]
+        times = [start + i * step for i in range(int((end - start) // step) + 1)]
+        if expr.startswith("1 - "):  # the SLI over the window
+            return [[t, 1 - errors] for t in times]
+        if expr.startswith("(sum(rate(x_total{"):  # the error ratio of each step
+            return [[t, errors] for t in times]
+        return [[t, 10.0] for t in times]  # events per second
     return query, query_range
 
 
@@ -64,3 +69,27 @@ def test_charts_are_pngs_for_every_slo_with_data_or_not():
     charts = slo_charts.charts(report)
     assert sorted(charts) == ["availability-budget", "availability-sli", "quiet-budget", "quiet-sli"]
     assert all(uri.startswith("data:image/png;base64,iVBORw0KGgo") for uri in charts.values())
+
+
+def test_incidents_are_runs_burning_faster_than_the_budget():
+    # 4 steps of 60 s, 10 events/s each (2400 events); budget 0.001 -> 2.4 bad events.
+    errors = [[0, 0.0], [60, 0.002], [120, 0.0015], [180, 0.0]]
+    events = {0: 10.0, 60: 10.0, 120: 10.0, 180: 10.0}
+    found = slo_report.incidents(errors, events, 60, 240, 0.001)
+    assert len(found) == 1 and (found[0]["start"], found[0]["end"]) == (60, 120)
+    # (0.002 * 600 + 0.0015 * 600) bad of 2.4 allowed = 2.1 / 2.4 = 0.875 of the budget
+    assert found[0]["spent"] == pytest.approx(0.875) and found[0]["postmortem"] is True
+    small = slo_report.incidents([[0, 0.0011], [60, 0.0]], {0: 1.0, 60: 1000.0}, 60, 120, 0.001)
+    assert small[0]["postmortem"] is False
+
+
+def test_timeslices_weigh_every_step_the_same():
+    found = slo_report.incidents([[0, 1.0], [60, 0.0]], None, 60, 3600, 0.01)
+    assert found[0]["spent"] == pytest.approx(1.0 * (60 / 3600) / 0.01)
+
+
+def test_a_steady_burn_over_the_window_is_one_incident_flagged_in_the_report():
+    report = slo_report.build(SLOS[:1], *fake(0.02), AT)
+    section = report["slos"][0]
+    assert len(section["incidents"]) == 1 and section["postmortem"] == section["incidents"]
+    assert "## Incidents for a postmortem (more than 20 % of a budget)" in slo_report.to_markdown(report)

@@ -42,9 +42,11 @@ def error_expr(slo, window):
     sli = slo["sli"]
     if sli["type"] == "ratio":
         total = "sum(rate(%s[%s]))" % (sli["total"], window)
+        # No bad series yet (no 5xx ever) is zero bad events, not no data; no total
+        # series still gives no result.
         if "bad" in sli:
-            return "(sum(rate(%s[%s])) / %s)" % (sli["bad"], window, total)
-        return "(1 - sum(rate(%s[%s])) / %s)" % (sli["good"], window, total)
+            return "((sum(rate(%s[%s])) or vector(0)) / %s)" % (sli["bad"], window, total)
+        return "(1 - (sum(rate(%s[%s])) or vector(0)) / %s)" % (sli["good"], window, total)
     if sli["type"] == "latency":
         selector = sli["selector"] or "{}"
         bucket = _merge(sli["histogram"] + "_bucket" + selector, 'le="%s"' % _le(sli["threshold"]))

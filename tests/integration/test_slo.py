@@ -116,7 +116,9 @@ def test_bad_definitions_are_refused_with_nothing_changed(converged, tmp_path):
     result = slo_playbook(tmp_path / "promql", slo_definitions=bad_promql)
     assert result.rc != 0
     message = " ".join(result.failure_messages())
-    assert "failed to validate" in message and "error parsing regexp" in message, message
+    assert "Prometheus rejects the SLO rules (promtool check rules): " in message, message
+    assert "error parsing regexp" in message and "the live rules are unchanged" in message, message
+    assert result.changed() == 0, result.changed_tasks()
     bad_objective = copy.deepcopy(DEMO_SLOS)
     bad_objective[1]["objective"] = 100
     result = slo_playbook(tmp_path / "objective", slo_definitions=bad_objective)
@@ -267,7 +269,7 @@ def test_the_slo_report_equals_independent_promql_and_renders_its_charts(converg
              0.001),
             ("lab_burst", BURST_SLO["sli"]["bad"], BURST_SLO["sli"]["total"], 0.01)):
         # Independent: increases over the window (not the rules' rates), at the report's time.
-        query = "sum(increase(%s[30d])) / sum(increase(%s[30d]))" % (bad, total)
+        query = "(sum(increase(%s[30d])) or vector(0)) / sum(increase(%s[30d]))" % (bad, total)
         status, body = http_get(PROMETHEUS + "/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": at}))
         assert status == 200, body
         series = json.loads(body)["data"]["result"]
@@ -344,7 +346,8 @@ def exhaust_the_lab_budget():
 
 def slo_rules_error(slo):
     sli = slo["sli"]
-    return "sum(rate(%s[%s])) / sum(rate(%s[%s]))" % (sli["bad"], slo["window"], sli["total"], slo["window"])
+    return "(sum(rate(%s[%s])) or vector(0)) / sum(rate(%s[%s]))" % (sli["bad"], slo["window"], sli["total"],
+                                                                     slo["window"])
 
 
 def test_an_exhausted_budget_refuses_a_normal_change_with_the_numbers(converged, tmp_path):

@@ -75,7 +75,7 @@ def test_a_rejected_query_names_the_slo_and_prometheus_error():
                                    io.BytesIO(b'{"status":"error","error":"parse error: unexpected ("}'))
     with pytest.raises(slo_policy.PolicyError) as err:
         measure({"x": error, "w": 0.0})
-    assert str(err.value).startswith("SLO availability: Prometheus rejected the query (sum(rate(x_total{code=")
+    assert str(err.value).startswith("SLO availability: Prometheus rejected the query ((sum(rate(x_total{code=")
     assert str(err.value).endswith(": parse error: unexpected (")
 
 

@@ -30,7 +30,7 @@ def fake(errors):
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
         if expr.startswith("1 - "):  # the SLI over the window
             return [[t, 1 - errors] for t in times]
-        if expr.startswith("(sum(rate(x_total{"):  # the error ratio of each step
+        if expr.startswith("((sum(rate(x_total{"):  # the error ratio of each step
             return [[t, errors] for t in times]
         return [[t, 10.0] for t in times]  # events per second
     return query, query_range

@@ -34,7 +34,7 @@ def test_availability_rules_at_30_days():
     records = {r["record"]: r["expr"] for r in rules if "record" in r and r["record"].startswith("slo:sli_error")}
     assert sorted(records) == sorted("slo:sli_error:ratio_rate" + w for w in ("5m", "1h", "30m", "6h", "3d", "30d"))
     assert records["slo:sli_error:ratio_rate5m"] == (
-        '(sum(rate(demo_http_requests_total{job="demo",code=~"5.."}[5m])) / '
+        '((sum(rate(demo_http_requests_total{job="demo",code=~"5.."}[5m])) or vector(0)) / '
         'sum(rate(demo_http_requests_total{job="demo"}[5m])))')
     page, ticket = [r["expr"] for r in rules if "alert" in r]
     assert page == (

@@ -16,6 +16,12 @@ if tar -tzf "$tarball" | grep -E '^(\./)?(\.venv|\.build|\.ansible|lab|tests|ben
   exit 1
 fi
 
+# The execution environment's build context (ansible-builder create: no image, no network).
+"$bin/ansible-builder" create -f "$PWD/execution-environment.yml" -c "$out/ee" >/dev/null
+grep -q 'COPY _build/collections/ /tmp/fleetops-collections/' "$out/ee/Containerfile"
+grep -q 'fleetops-lifecycle' "$out/ee/_build/requirements.yml"
+echo "ansible-builder create: build context in $out/ee"
+
 # Run from the scratch dir so the repository's ansible.cfg (and its collection link)
 # cannot be what makes the plugins visible.
 unset ANSIBLE_CONFIG

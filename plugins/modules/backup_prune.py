@@ -112,6 +112,13 @@ leftovers:
   type: list
   elements: dict
   sample: []
+fleetops_decision:
+  description:
+    - What retention decided, for the audit trail (callback C(fleetops.lifecycle.audit)) - C(kind=retention),
+      C(dest_dir), C(check_mode), C(deleted) (names), C(removed) (paths) and C(kept) (a count).
+  returned: always
+  type: dict
+  sample: {kind: retention, dest_dir: /var/backups/fleetops/demo, check_mode: false, deleted: [], removed: [], kept: 7}
 removed:
   description: Every path removed; empty in check mode.
   returned: always
@@ -171,6 +178,10 @@ def main():
         changed=bool(plan["delete"] or plan["incomplete"] or plan["leftovers"]),
         deleted=plan["delete"], kept=plan["keep"], incomplete=plan["incomplete"], leftovers=plan["leftovers"],
         removed=removed, runs_in_progress=plan["in_use"], future_dated=plan["future"],
+        # What retention deleted (or would), for the audit trail.
+        fleetops_decision={"kind": "retention", "dest_dir": request["dest_dir"], "check_mode": module.check_mode,
+                           "deleted": [entry["name"] for entry in plan["delete"]], "removed": removed,
+                           "kept": len(plan["keep"])},
     )
 
 

@@ -109,6 +109,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+fleetops_decision:
+  description:
+    - The restore for the audit trail (callback C(fleetops.lifecycle.audit)) - C(kind=restore), C(archive),
+      C(what), C(targets), C(safety_backup) and C(check_mode).
+  returned: success
+  type: dict
+  sample:
+    {kind: restore, archive: /var/backups/fleetops/demo/x.tar.zst, what: both, targets: [/etc/demo],
+     safety_backup: null, check_mode: false}
 archive:
   description: The archive restored.
   returned: always
@@ -194,6 +203,10 @@ def main():
         result = restore(validate_restore(module.params), check_mode=module.check_mode)
     except BackupError as exc:
         module.fail_json(msg=exc.msg, **exc.result)
+    # What was restored (or would be), for the audit trail.
+    result["fleetops_decision"] = {"kind": "restore", "archive": result["archive"], "what": result["what"],
+                                   "targets": result["targets"], "safety_backup": result.get("safety_backup"),
+                                   "check_mode": module.check_mode}
     module.exit_json(**result)
 
 

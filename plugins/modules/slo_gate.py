@@ -384,6 +384,13 @@ plan:
     false_promotion_rate: 0.01
     conditions: [{name: error_ratio, type: error_ratio, threshold: 0.01, sustained_for: 3, min_requests: 10}]
     probe: {target: [health, requests]}
+fleetops_decision:
+  description:
+    - The verdict for the audit trail (callback C(fleetops.lifecycle.audit)) - C(kind=gate),
+      C(verdict), C(action), C(summary) and C(provider).
+  returned: unless O(validate_only=true)
+  type: dict
+  sample: {kind: gate, verdict: fail, action: rollback, provider: haproxy, summary: "FAIL: ..."}
 verdict:
   description: C(pass), C(fail) or C(inconclusive).
   returned: unless O(validate_only=true)
@@ -705,6 +712,9 @@ def main():
         result = gate(module.params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    # The verdict as the audit trail records it (key fleetops_decision, see the audit callback).
+    result["fleetops_decision"] = {key: result[key] for key in ("verdict", "action", "summary", "provider")}
+    result["fleetops_decision"]["kind"] = "gate"
     if module.params["fail_on_verdict"] and result["action"] == "rollback":
         module.fail_json(msg=result["summary"], **result)
     module.exit_json(changed=False, **result)

@@ -50,7 +50,8 @@ def test_never_below_the_minimum_and_never_a_young_entry(ages, keep_min, max_age
     delete, keep = cleanup.plan(entries(ages), cleanup_set, NOW)
     assert len(keep) >= min(keep_min, len(ages)) and len(delete) + len(keep) == len(ages)
     assert all(d["age"] > cleanup_set["max_age"] for d in delete)
-    newest = sorted(entries(ages), key=lambda e: -e["mtime"])[:keep_min]
+    # Entries of the same age are taken in path order (plan's documented tie-break).
+    newest = sorted(entries(ages), key=lambda e: (-e["mtime"], e["path"]))[:keep_min]
     assert {e["path"] for e in newest} <= {k["path"] for k in keep}
 
 

@@ -52,7 +52,7 @@ def run_records(host, version):
 
 
 @pytest.fixture(scope="module")
-def on_v2(lab, tmp_path_factory):
+def on_v2(converged, tmp_path_factory):
     """2.0.0 serving, as test_deploy.py leaves the lab (deployed here when this module
     runs alone on a converged lab)."""
     if serving_version() != "2.0.0":

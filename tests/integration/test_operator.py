@@ -77,7 +77,7 @@ def test_a_passing_deploy_shows_each_sample_and_each_stage_verdict_with_values(o
     report, page, path = reports(tmp_path)
     assert report["outcome"] == "promoted" and set(report["hosts"]) == set(APP_HOSTS)
     assert [s["stage"] for s in report["stages"]] == [10, 50, 100]
-    flat = re.sub(r"\s+", " ", out)  # the yaml callback wraps long lines
+    flat = unwrapped(out)
     assert re.search(r"deploy 2\.0\.0: promoted after [\d.]+ s \(run ", flat), out[-2000:]
     assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
     assert page.startswith("# Deploy 2.0.0: promoted")
@@ -105,7 +105,7 @@ def test_a_rolled_back_deploy_reports_every_host_and_the_failed_condition(tmp_pa
         assert "| %s | rolled_back | started, gate, rolled_back |" % name in page
     assert "### 10%: FAIL" in page
     assert "- error_ratio fail: " in page and "bad when > 1 %" in page
-    flat = re.sub(r"\s+", " ", result.stdout)  # the yaml callback wraps long lines
+    flat = unwrapped(result.stdout)
     assert re.search(r"deploy 3\.0\.0: rolled_back after [\d.]+ s", flat)
     assert "reports: %s, %s" % (path, path.with_suffix(".md")) in flat
     assert "rolled back to the" in " ".join(result.failure_messages())
@@ -123,7 +123,7 @@ def test_a_prune_right_after_a_deploy_and_a_restore_keeps_the_safety_archives(tm
     assert backup.rc == 0, backup.failure_messages()
     names = lab_host("app1").run("ls /var/backups/fleetops/demo").stdout
     assert "pre-upgrade" in names and "pre-restore" in names, names
-    flat = re.sub(r"\s+", " ", backup.stdout)  # the yaml callback wraps long lines
+    flat = unwrapped(backup.stdout)
     for kind in ("pre-upgrade", "pre-restore"):
         assert "safety archive (%s), kept for 7 days after it was made" % kind in flat, backup.stdout[-3000:]
 
@@ -190,6 +190,12 @@ def test_stages_in_key_value_form_are_read_as_the_list(converged, tmp_path):
 TEST_RATE = 60
 
 
+def unwrapped(output):
+    """Playbook output as one line: the yaml callback wraps long lines and colours each
+    wrapped piece, so colour codes and line breaks both go."""
+    return re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*m", "", output))
+
+
 def readme_deploy_commands():
     """The command lines of the README block after `make demo`, each with the exit
     status its comment promises: `... # what it does (rc N)`."""
@@ -231,7 +237,7 @@ def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1):
             assert proc.returncode == rc, (command, proc.stdout[-4000:], proc.stderr[-2000:])
     finally:
         make_traffic(0)
-    flat = [re.sub(r"\s+", " ", out) for out in outputs]  # the yaml callback wraps long lines
+    flat = [unwrapped(out) for out in outputs]
     assert re.search(r"deploy 2\.0\.0: promoted after", flat[0]), outputs[0][-2000:]
     assert re.search(r"deploy 3\.0\.0: rolled_back after", flat[1]), outputs[1][-2000:]
     assert "gate failed at 10% of traffic on 3.0.0" in flat[1]

@@ -8,12 +8,15 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 DEMO_VERSION ?= 1.0.0
 PYTEST_ARGS ?=
+RATE ?= 25
 
 .PHONY: demo test setup host venv collection-link releases lab-up lab-down \
-        test-unit lint sanity test-integration test-integration-parallel molecule molecule-run build-check clean
+        test-unit lint sanity test-integration test-integration-parallel molecule molecule-run build-check \
+        clean traffic
 
 demo: setup lab-up  ## converge the lab to the demo service and say where to look
 	ansible-playbook playbooks/site.yml -e service_version=$(DEMO_VERSION)
+	ansible-playbook lab/traffic/traffic.yml -e lab_traffic_rate=$(RATE)
 	@echo
 	@echo "Demo service v$(DEMO_VERSION) is answering through HAProxy:"
 	@curl -fsS http://10.89.77.10/ && echo
@@ -21,6 +24,10 @@ demo: setup lab-up  ## converge the lab to the demo service and say where to loo
 	@echo "  HAProxy stats      : http://10.89.77.10:8404/stats"
 	@echo "  Prometheus targets : http://10.89.77.10:9090/targets"
 	@echo "  a lab host         : bash lab/lab.sh ssh app1"
+	@echo "  synthetic traffic  : $(RATE) requests/s from lb1 (make traffic RATE=N changes it, RATE=0 stops it)"
+
+traffic:  ## the lab's synthetic client on lb1: RATE requests/s through HAProxy (0 stops it)
+	ansible-playbook lab/traffic/traffic.yml -e lab_traffic_rate=$(RATE)
 
 test:  ## everything CI runs: setup, then the steps side by side, ending with their times
 	python3 tests/run_suite.py

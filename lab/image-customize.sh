@@ -6,7 +6,7 @@ set -eu
 root=$1
 
 # The roles enable these where they belong; a bare host runs neither.
-chroot "$root" systemctl disable --quiet haproxy.service prometheus.service
+chroot "$root" systemctl disable --quiet haproxy.service prometheus.service prometheus-alertmanager.service
 
 # Units that cannot work in a container and would leave the host "degraded",
 # which would make `systemctl is-system-running` useless as a health signal.

@@ -22,9 +22,10 @@ def _wrap(name, func, *args):
         raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
 
 
-def canary_stages(stages=None):
-    """Validated cumulative traffic targets (default [10, 50, 100])."""
-    return _wrap("canary_stages", rollout.validate_stages, stages)
+def canary_stages(stages=None, option="canary_stages"):
+    """Validated cumulative traffic targets (default [10, 50, 100]); ``option`` names
+    the list in messages (the variable the user set)."""
+    return _wrap("canary_stages", rollout.validate_stages, stages, option)
 
 
 def traffic_weights(target_percent, hosts, max_weight=rollout.HAPROXY_MAX_WEIGHT):

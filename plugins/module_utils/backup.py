@@ -543,7 +543,7 @@ def retention_input(archive):
     return dict(
         name=archive["name"], created=metadata["created_epoch"],
         verified=content if isinstance(content, (int, float)) and not isinstance(content, bool) else None,
-        pinned=metadata.get("pinned") is True, ok=last.get("ok") is not False,
+        pinned=metadata.get("pinned") is True, ok=last.get("ok") is not False, kind=metadata.get("kind"),
     )
 
 
@@ -605,7 +605,8 @@ def validate_prune(params):
     if service is not None:
         validate_name(service, "service")
     policy = dict((key, params.get(key)) for key in ("mode", "keep_daily", "keep_weekly", "keep_monthly",
-                                                        "keep_oldest", "timezone") if params.get(key) is not None)
+                                                        "keep_oldest", "timezone", "safety_days")
+                  if params.get(key) is not None)
     try:
         retention.retention_select([], **policy)
     except (TypeError, ValueError) as exc:

@@ -182,8 +182,12 @@ def probe_providers(plan, providers):
 # ---------------------------------------------------------------------- the loop
 
 
-def run_gate(plan, providers, clock=None):
+def run_gate(plan, providers, clock=None, on_sample=None):
     """Sample the stage and judge it; returns the module's result.
+
+    ``on_sample`` (optional) is called after each sample with ``taken``, ``elapsed``,
+    ``samples`` and ``evaluation`` (see ``gate_progress.sample_line``), so a caller on
+    the controller can show the stage as it goes.
 
     One baseline scrape, then one every ``interval`` seconds on a fixed schedule. The
     loop ends when a condition fails (``stop_on_fail``), when every condition is
@@ -234,6 +238,8 @@ def run_gate(plan, providers, clock=None):
         for side in sides:
             remember(side, current[side])
         evaluation = judge_stage(plan, samples, totals)
+        if on_sample is not None:
+            on_sample(dict(taken=taken, elapsed=clock.monotonic() - base_mono, samples=samples, evaluation=evaluation))
         if evaluation["verdict"] == slo.FAIL and plan["stop_on_fail"]:
             stopped_early = taken < plan["max_samples"]
             break

@@ -326,8 +326,8 @@ def summarize_run(records, run_id):
     ``checksum``, ``operator`` and ``change_id`` (the first given), ``started`` (ts of
     the first record), ``finished`` (ts of the last terminal record, else None),
     ``outcome`` (event of the last terminal record - promoted, rolled_back, failed,
-    rollback - else ``in_progress``), ``events`` (in order), ``gates`` (ts, slot and
-    gate of every gate record), ``message`` (of the last record that has one) and
+    rollback - else ``in_progress``), ``events`` (in order), ``gates`` (ts, slot, stage
+    (from its details) and gate of every gate record), ``message`` (of the last record that has one) and
     ``records`` (how many).
     """
     run = [record for record in records if record.get("run_id") == run_id]
@@ -343,7 +343,8 @@ def summarize_run(records, run_id):
         outcome=terminal[-1]["event"] if terminal else "in_progress",
         events=[record["event"] for record in run],
         gates=[
-            dict(ts=record.get("ts"), slot=record.get("slot"), gate=record.get("gate"))
+            dict(ts=record.get("ts"), slot=record.get("slot"), stage=(record.get("details") or {}).get("stage"),
+                 gate=record.get("gate"))
             for record in run if record.get("event") == "gate"
         ],
         message=next((record["message"] for record in reversed(run) if record.get("message")), None),

@@ -20,7 +20,10 @@ Each archive is a mapping with
 ``pinned``
     optional bool: a pinned archive is never deleted;
 ``ok``
-    optional bool, default ``true``: ``false`` marks a failed or partial backup.
+    optional bool, default ``true``: ``false`` marks a failed or partial backup;
+``kind``
+    optional string, the backup's kind (``scheduled``, ``manual``, ``pre-upgrade``,
+    ``pre-restore``): safety kinds are kept for a while (see the safety rules).
 
 Other keys are ignored.
 
@@ -58,6 +61,11 @@ Safety rules (both modes)
   than the newest successful one is deleted (unless pinned or the newest verified);
   one at the same time or newer is kept for inspection; if no backup succeeded,
   nothing is deleted.
+* A safety archive (``kind`` in ``safety_kinds``, by default ``pre-upgrade`` and
+  ``pre-restore``: the backups a deploy and a restore take before they change data) is
+  kept for ``safety_days`` days after it was made (default 7), and always on the
+  calendar day it was made, counted from ``now`` (or, without ``now``, from the newest
+  archive): a prune run right after a deploy or a restore never deletes them.
 * Hence, if any archive exists, at least one is kept.
 * A policy whose three counts are all 0 is refused. (restic 0.14 does not refuse it:
   ``forget`` without any ``--keep-*`` keeps every snapshot and exits 0; here such a
@@ -97,6 +105,9 @@ DEFAULT_KEEP_DAILY = 30
 DEFAULT_KEEP_WEEKLY = 12
 DEFAULT_KEEP_MONTHLY = 12
 DEFAULT_TIMEZONE = "archive"
+# Backups taken before a change (deploy, restore), kept a while whatever the policy.
+SAFETY_KINDS = ("pre-upgrade", "pre-restore")
+DEFAULT_SAFETY_DAYS = 7
 
 _ISO = re.compile(
     r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ]"
@@ -262,10 +273,11 @@ def _validate_keep_oldest(keep_oldest, mode):
 
 
 class _Archive(object):
-    __slots__ = ("created", "day", "name", "ok", "pinned", "reasons", "verified", "when")
+    __slots__ = ("created", "day", "kind", "name", "ok", "pinned", "reasons", "verified", "when")
 
-    def __init__(self, *, name, created, when, day, ok, pinned, verified):
+    def __init__(self, *, name, created, when, day, ok, pinned, verified, kind=None):
         self.name = name
+        self.kind = kind
         self.created = created
         self.when = when
         self.day = day
@@ -333,6 +345,7 @@ def _load(archives, day_of):
                 ok=_flag(archive, name, "ok", True),
                 pinned=_flag(archive, name, "pinned", False),
                 verified=_verified(archive, name),
+                kind=archive.get("kind") if isinstance(archive.get("kind"), str) else None,
             )
         )
     # Newest first; of archives created at the same instant the greater name counts as
@@ -401,6 +414,34 @@ def _policy_text(mode, counts):
     return ", ".join(parts)
 
 
+def _validate_safety_days(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 3650:
+        raise ValueError("safety_days must be a whole number of days from 0 to 3650, got %r" % (value,))
+    return value
+
+
+def _safety_reason(item, safety_kinds, safety_days, anchor, day_of):
+    """Why a safety archive is kept, or None: within safety_days of the anchor, or made
+    on the anchor's calendar day."""
+    if item.kind not in safety_kinds or anchor is None:
+        return None
+    until = item.when + timedelta(days=safety_days)
+    if anchor < until:
+        return "safety archive (%s), kept for %d days after it was made (until %s)" % (
+            item.kind, safety_days, until.strftime("%Y-%m-%dT%H:%M:%SZ") if until.utcoffset() == timedelta(0)
+            else until.isoformat())
+    if day_of(item.when) == day_of(anchor):
+        return "safety archive (%s), made today: never pruned the day it was made" % (item.kind,)
+    return None
+
+
+def _mark_safety(items, safety_kinds, safety_days, anchor, day_of):
+    for item in items:
+        reason = _safety_reason(item, safety_kinds, safety_days, anchor, day_of)
+        if reason:
+            item.reasons.append(reason)
+
+
 def _delete_reason(item, mode, counts, kept, newest_ok):
     if not item.ok:
         return "failed backup (ok: false) older than the newest successful backup %r" % (newest_ok.name,)
@@ -428,6 +469,8 @@ def retention_select(
     keep_oldest=None,
     timezone=DEFAULT_TIMEZONE,
     now=None,
+    safety_days=DEFAULT_SAFETY_DAYS,
+    safety_kinds=SAFETY_KINDS,
 ):
     """Select which archives to keep and which to delete, with the reasons.
 
@@ -444,6 +487,9 @@ def retention_select(
     :param now: the current time (anything ``created`` accepts); archives created after
         it are *future-dated*: kept, listed in ``future``, never an anchor or a bucket's
         archive. ``None`` (default) treats no archive as future-dated.
+    :param safety_days: days a safety archive is kept after it was made (0: only on the
+        day it was made), counted from ``now`` or else the newest archive.
+    :param safety_kinds: the kinds that are safety archives.
     :returns: ``{"keep": [{"name", "created", "reasons": [...]}], "delete": [{"name",
         "created", "reason"}]}`` plus ``"future": [names]`` when ``now`` is given; every archive is in exactly one of
         keep and delete, newest first (same instant: greater name first); ``created``
@@ -489,6 +535,8 @@ def retention_select(
         if item.verified:
             item.reasons.append("newest verified")
             break
+    _mark_safety(items, safety_kinds, _validate_safety_days(safety_days),
+                 now_when if now is not None else (items[0].when if items else None), day_of)
     for item in items:
         if item.pinned:
             item.reasons.append("pinned")

@@ -73,24 +73,48 @@ def _plain(number):
     return float(number)
 
 
-def validate_stages(stages=None):
+def list_from_text(text, option):
+    """A list given as text, as ``-e option=[10,50,100]`` or ``-e option=10,50,100``
+    pass it (key=value extra vars are strings): the items between the commas, without
+    brackets, quotes or blanks. Empty text, or brackets left open, are refused."""
+    body = text.strip()
+    opened, closed = body.startswith("["), body.endswith("]")
+    if opened != closed:
+        raise ValueError(
+            "%s=%s: unbalanced brackets; pass the list as -e %s=10,50,100 or as JSON, -e '{\"%s\": [10, 50, 100]}'"
+            % (option, text, option, option))
+    if opened:
+        body = body[1:-1]
+    items = [item.strip().strip("'\"").strip() for item in body.split(",")]
+    if not body.strip() or any(item == "" for item in items):
+        raise ValueError(
+            "%s=%r: an empty item; pass the list as -e %s=10,50,100 or as JSON, -e '{\"%s\": [10, 50, 100]}'"
+            % (option, text, option, option))
+    return items
+
+
+def validate_stages(stages=None, option="canary_stages"):
     """Validate cumulative canary traffic targets and return them as numbers.
 
     :param stages: cumulative targets in percent; ``None`` means ``[10, 50, 100]``.
-        Items may be ints, floats or numeric strings (a trailing ``%`` is allowed).
+        Items may be ints, floats or numeric strings (a trailing ``%`` is allowed); a
+        string is read as a list (``"[10,50,100]"`` or ``"10,50,100"``, key=value form).
+    :param option: the name messages give the list (the variable the user set).
     :returns: the targets as a list of ints (floats where not integral).
     :raises ValueError: unless the list is non-empty, every target is in (0, 100],
         targets are strictly increasing and the last one is 100.
     """
     if stages is None:
         return list(DEFAULT_STAGES)
+    if isinstance(stages, str):
+        stages = list_from_text(stages, option)
     if isinstance(stages, (str, bytes, Mapping)) or not isinstance(stages, Sequence):
         raise ValueError(
-            "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got %r" % (stages,)
+            "%s must be a list of cumulative traffic percentages such as [10, 50, 100], got %r" % (option, stages)
         )
     if not stages:
         raise ValueError(
-            "canary_stages must not be empty: give cumulative traffic percentages ending at 100, such as [10, 50, 100]"
+            "%s must not be empty: give cumulative traffic percentages ending at 100, such as [10, 50, 100]" % option
         )
     result = []
     previous = None
@@ -98,29 +122,28 @@ def validate_stages(stages=None):
         target = _percent(raw)
         if target is None:
             raise ValueError(
-                "canary_stages[%d] = %r is not a number: every stage is a cumulative "
-                "traffic percentage in (0, 100]" % (index, raw)
+                "%s[%d] = %r is not a number: every stage is a cumulative "
+                "traffic percentage in (0, 100]" % (option, index, raw)
             )
         if target <= 0 or target > 100:
             raise ValueError(
-                "canary_stages[%d] = %r is out of range: every stage must be greater "
-                "than 0 and at most 100 percent" % (index, raw)
+                "%s[%d] = %r is out of range: every stage must be greater "
+                "than 0 and at most 100 percent" % (option, index, raw)
             )
         if previous is not None and target <= previous:
             raise ValueError(
-                "canary_stages[%d] = %r does not increase over the previous stage %s: "
+                "%s[%d] = %r does not increase over the previous stage %s: "
                 "stages are cumulative targets and must be strictly increasing, got %r"
-                % (index, raw, _plain(previous), list(stages))
+                % (option, index, raw, _plain(previous), list(stages))
             )
         previous = target
         result.append(_plain(target))
     if previous != 100:
         raise ValueError(
-            "canary_stages must end at 100 (all traffic on the new release), the last "
-            "stage is %r in %r" % (stages[-1], list(stages))
+            "%s must end at 100 (all traffic on the new release), the last "
+            "stage is %r in %r" % (option, stages[-1], list(stages))
         )
     return result
-
 
 def _validate_host_count(host_count):
     if isinstance(host_count, bool) or not isinstance(host_count, int) or host_count < 1:

@@ -39,6 +39,13 @@ options:
     description: V(archive), V(UTC) or a fixed offset such as V(+02:00); decides calendar days.
     type: str
     default: UTC
+  safety_days:
+    description:
+      - Days a safety archive (kind V(pre-upgrade) or V(pre-restore), taken by a deploy or a restore before it
+        changes data) is kept after it was made, whatever the policy; always kept on the day it was made, so a
+        prune right after a deploy or a restore never deletes it. The kept list says why.
+    type: int
+    default: 7
   stale_age:
     description: Seconds after which incomplete archives and temporary files of killed runs are removed.
     type: int
@@ -153,6 +160,7 @@ ARGUMENT_SPEC = dict(
     keep_monthly=dict(type="int", default=retention.DEFAULT_KEEP_MONTHLY),
     keep_oldest=dict(type="bool"),
     timezone=dict(type="str", default="UTC"),
+    safety_days=dict(type="int", default=7),
     stale_age=dict(type="int", default=DEFAULT_STALE_AGE),
 )
 

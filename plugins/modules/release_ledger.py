@@ -250,7 +250,7 @@ run:
     finished: "2024-05-02T12:20:00.000Z"
     outcome: promoted
     events: [started, gate, promoted]
-    gates: [{ts: "2024-05-02T12:10:00.000Z", slot: green, gate: {verdict: pass}}]
+    gates: [{ts: "2024-05-02T12:10:00.000Z", slot: green, stage: 10, gate: {verdict: pass}}]
     message: null
     records: 3
 path:

@@ -667,10 +667,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def gate(params, clock=None):
-    """Validate, sample, judge. Raises ValueError for bad options."""
+MUTUALLY_EXCLUSIVE = [("haproxy_socket", "haproxy_stats_url")]
+
+
+def gate(params, clock=None, on_sample=None):
+    """Validate, sample, judge. Raises ValueError for bad options. ``on_sample`` gets
+    the plan and each sample's progress (the action plugin prints it)."""
     plan = build_plan(params)
-    return run_gate(plan, make_providers(plan), clock=clock)
+    report = None if on_sample is None else (lambda progress: on_sample(plan, progress))
+    return run_gate(plan, make_providers(plan), clock=clock, on_sample=report)
 
 
 def checked_plan(params):
@@ -698,7 +703,7 @@ def checked_plan(params):
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("haproxy_socket", "haproxy_stats_url")],
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
     try:

@@ -213,6 +213,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_bad_input.py",
     "test_deploy.py",
     "test_gate.py",
+    "test_slo.py",
     "test_operations.py",
     "test_backup.py",
     "test_triage.py",
@@ -220,6 +221,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_awx_runner.py",
     "test_maintenance.py",
     "test_readiness.py",
+    "test_operator.py",
 ]
 
 

@@ -70,7 +70,7 @@ def backed_up(converged, tmp_path_factory):
 
 
 BAD_INPUT = [
-    ("restore.yml", {"restore_what": "everything"}, "app1",
+    ("restore.yml", {"restore_what": "everything", "restore_archive": "latest"}, "app1",
      "restore_what='everything': must be one of config, state, both"),
     ("dr_drill.yml", {"drill_source": "app1"}, None, "drill_target is required"),
     ("dr_drill.yml", {"drill_source": "app1", "drill_target": "app2"}, None,
@@ -110,7 +110,8 @@ def test_backup_change_restore_under_traffic(backed_up, tmp_path):
 
     with Traffic(threads=2) as traffic:
         traffic.mark()
-        restore = run_playbook("restore.yml", {"restore_what": "state"}, limit="app1", tmp_path=tmp_path / "restore")
+        restore = run_playbook("restore.yml", {"restore_what": "state", "restore_archive": "latest"}, limit="app1",
+                               tmp_path=tmp_path / "restore")
         traffic.mark()
     assert restore.rc == 0, restore.failure_messages()
     assert traffic.failed == [], traffic.failed[:5]
@@ -150,7 +151,8 @@ def test_check_mode_changes_nothing(backed_up, tmp_path):
     prune = [e for e in backup.events if e["event"] == "runner_on_ok"
              and e["event_data"].get("task") == "Delete archives the retention policy does not keep"]
     assert len(prune) == len(APP_HOSTS)  # prune ran in check mode on every host
-    restore = run_playbook("restore.yml", limit="app1", check=True, tmp_path=tmp_path / "restore")
+    restore = run_playbook("restore.yml", {"restore_what": "both", "restore_archive": "latest"}, limit="app1",
+                           check=True, tmp_path=tmp_path / "restore")
     assert restore.rc == 0, restore.failure_messages()
     assert {host: (archives(host), live_files(host)) for host in APP_HOSTS} == before
 
@@ -164,7 +166,8 @@ def test_flipped_byte_is_refused_and_live_data_untouched(backed_up, tmp_path):
     run("app1", "printf '\\xff' | dd of=%s bs=1 seek=%d count=1 conv=notrunc status=none" % (tampered, size // 2))
     before = (live_files("app1"), workflows("app1"), archives("app1"))
     try:
-        result = run_playbook("restore.yml", {"restore_archive": tampered}, limit="app1", tmp_path=tmp_path)
+        result = run_playbook("restore.yml", {"restore_archive": tampered, "restore_what": "both"}, limit="app1",
+                              tmp_path=tmp_path)
         assert result.rc != 0
         messages = " ".join(result.failure_messages())
         assert "zstd cannot decompress it" in messages and latest in messages, messages
@@ -214,7 +217,8 @@ def test_archive_naming_a_path_outside_backup_paths_is_refused_before_the_drain(
     try:
         with Traffic() as traffic:
             traffic.mark()
-            result = run_playbook("restore.yml", {"restore_archive": archive}, limit="app1", tmp_path=tmp_path)
+            result = run_playbook("restore.yml", {"restore_archive": archive, "restore_what": "both"}, limit="app1",
+                                  tmp_path=tmp_path)
             traffic.mark()
     finally:
         lab_host("app1").run("rm -rf %s" % HOSTILE_DIR)

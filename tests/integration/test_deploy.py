@@ -84,7 +84,7 @@ def test_bad_stages_are_refused_before_anything_changes(on_v1, tmp_path):
     before = (servers_serving(), app_fingerprint())
     result = deploy("2.0.0", tmp_path, deploy_stages=[50, 10, 100])
     assert result.rc != 0
-    assert "canary_stages[1] = 10 does not increase over the previous stage 50" in " ".join(result.failure_messages())
+    assert "deploy_stages[1] = 10 does not increase over the previous stage 50" in " ".join(result.failure_messages())
     assert result.changed() == 0, result.changed_tasks()
     assert (servers_serving(), app_fingerprint()) == before
 

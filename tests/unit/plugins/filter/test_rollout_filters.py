@@ -43,7 +43,7 @@ def test_canary_stages():
             "canary_stages: canary_stages must end at 100 (all traffic on the new release), the last stage is 50",
         ),
         ([0, 100], "canary_stages: canary_stages[0] = 0 is out of range"),
-        ("10,50,100", "canary_stages: canary_stages must be a list"),
+        ("10,50", "canary_stages: canary_stages must end at 100"),
     ],
 )
 def test_canary_stages_errors(stages, message):

@@ -361,8 +361,8 @@ def test_summarize_run():
         run_id="r3", release="3.0.0", from_release=None, checksum="c3", operator="alice",
         change_id="CHG-3", started="2023-11-14T22:13:21.000Z", finished="2023-11-14T22:13:24.000Z",
         outcome="rolled_back", events=["started", "gate", "gate", "rolled_back"],
-        gates=[dict(ts="2023-11-14T22:13:22.000Z", slot="green", gate=dict(verdict="pass")),
-               dict(ts="2023-11-14T22:13:23.000Z", slot="green", gate=gate_fail)],
+        gates=[dict(ts="2023-11-14T22:13:22.000Z", slot="green", stage=None, gate=dict(verdict="pass")),
+               dict(ts="2023-11-14T22:13:23.000Z", slot="green", stage=None, gate=gate_fail)],
         message="error_ratio 0.05 > 0.01", records=4,
     )
     running = summarize_run(records, "r4")

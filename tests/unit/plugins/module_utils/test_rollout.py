@@ -81,14 +81,20 @@ def test_validate_stages_accepts(stages, expected):
     assert rollout.validate_stages(stages) == expected
 
 
+@pytest.mark.parametrize("text", ["[10,50,100]", "10,50,100", " [10, 50, 100] ", "['10', '50%', 100]"])
+def test_stages_in_key_value_form_are_read_as_a_list(text):
+    assert rollout.validate_stages(text) == [10, 50, 100]
+
+
 @pytest.mark.parametrize(
     "stages, message",
     [
         ([], "canary_stages must not be empty"),
-        (
-            "10,50,100",
-            "canary_stages must be a list of cumulative traffic percentages such as [10, 50, 100], got '10,50,100'",
-        ),
+        ("[10,50", "canary_stages=[10,50: unbalanced brackets; pass the list as -e canary_stages=10,50,100 or as "
+                   "JSON, -e '{\"canary_stages\": [10, 50, 100]}'"),
+        ("10,,100", "canary_stages='10,,100': an empty item"),
+        ("", "canary_stages='': an empty item"),
+        ("[10,50]", "canary_stages must end at 100"),
         ({"a": 1}, "canary_stages must be a list"),
         (10, "canary_stages must be a list"),
         ([10, 50], "canary_stages must end at 100 (all traffic on the new release), the last stage is 50 in [10, 50]"),
@@ -497,6 +503,15 @@ def test_live_slots_bad_releases():
 def test_live_slots_unknown_server():
     with pytest.raises(ValueError, match=re.escape("HAProxy has no server a9-blue for app host a9")):
         rollout.live_slots({}, ["a9"])
+
+
+def test_messages_name_the_variable_the_user_set():
+    with pytest.raises(ValueError) as exc:
+        rollout.validate_stages("50,10,100", "deploy_stages")
+    assert str(exc.value).startswith("deploy_stages[1] = '10' does not increase over the previous stage 50")
+    with pytest.raises(ValueError) as exc:
+        rollout.validate_stages("[10,50", "deploy_stages")
+    assert str(exc.value).startswith("deploy_stages=[10,50: unbalanced brackets; pass the list as -e deploy_stages=")
 
 
 # ----------------------------------------------------------------------- no gate

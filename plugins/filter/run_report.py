@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run report filters; the logic lives in module_utils.run_report.
+
+Several filters in one file, each documented in its own sidecar file
+(``run_report.yml``, ``run_report_markdown.yml``, ``run_report_lines.yml``).
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import run_report as report
+
+
+def _wrap(name, func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+
+
+def run_report(host_runs, run, failure=None, ended=True):
+    """The report of a run from each host's ledger summary of it."""
+    return _wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended)
+
+
+def run_report_markdown(run_report_data, title="Deploy"):
+    """The report as a Markdown page."""
+    return _wrap("run_report_markdown", report.render_markdown, run_report_data, title=title)
+
+
+def run_report_lines(run_report_data, paths=None, title="deploy"):
+    """A few lines of human summary for the end of a run."""
+    return _wrap("run_report_lines", report.human_summary, run_report_data, paths, title=title)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "run_report": run_report,
+            "run_report_markdown": run_report_markdown,
+            "run_report_lines": run_report_lines,
+        }

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report of one deploy run: built from each host's ledger summary of the run
+(``ledger.summarize_run``), written as JSON and Markdown and printed as a short human
+summary. Pure functions, so every outcome (promoted, rolled back, failed) is tested."""
+
+from __future__ import annotations
+
+import datetime
+
+# A host whose ledger holds no terminal record of a run that has ended: the run failed
+# there (e.g. the rollback itself failed) or the host could not be read.
+FAILED = "failed"
+UNKNOWN = "unknown"
+# Outcomes a run has when every host reached the same one (rollback: rollback.yml's run).
+SHARED_OUTCOMES = ("promoted", "rolled_back", "rollback", "interrupted")
+
+
+def _parse_ts(value):
+    if not value:
+        return None
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return None
+
+
+def _percent(value):
+    if value is None:
+        return "n/a"
+    text = "%.3g" % (value * 100)
+    return "%s %%" % text
+
+
+def _number(value):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "%s" % value
+
+
+def condition_values(condition):
+    """One line for a gate condition: verdict, the measurement over the stage with its
+    counts, and the threshold it was held to."""
+    name, kind = condition.get("name", "?"), condition.get("type")
+    verdict = condition.get("verdict", "?")
+    comparison = condition.get("comparison", ">")
+    threshold = condition.get("threshold")
+    if kind == "availability":
+        value = "%s (%s of %s probes up)" % (_percent(condition.get("stage_availability")),
+                                            _number(condition.get("up")), _number(condition.get("probes")))
+        limit = "%s %s" % (comparison, _percent(threshold))
+    elif kind == "health":
+        failing = [sample[1] for sample in condition.get("samples") or [] if sample and sample[1] is not None]
+        value = "%s failing probe(s) at most in %d sample(s)" % (_number(max(failing) if failing else None),
+                                                                len(condition.get("samples") or []))
+        limit = "%s %s" % (comparison, _number(threshold))
+    elif kind == "latency":
+        value = "p%s %s s, %s slower (%s of %s)" % (
+            _number(round((condition.get("percentile") or 0) * 100, 3)), _number(condition.get("stage_quantile")),
+            _percent(condition.get("stage_ratio")), _number(condition.get("bad")), _number(condition.get("total")))
+        limit = "%s %s s" % (comparison, _number(threshold))
+    else:
+        value = "%s (%s of %s requests)" % (_percent(condition.get("stage_ratio")), _number(condition.get("bad")),
+                                            _number(condition.get("total")))
+        limit = "%s %s" % (comparison, _percent(threshold))
+    return "%s %s: %s, bad when %s" % (name, verdict, value, limit)
+
+
+def _stage(gate_entry):
+    gate = gate_entry.get("gate") or {}
+    conditions = gate.get("conditions") or []
+    return dict(
+        stage=gate_entry.get("stage"),
+        slot=gate_entry.get("slot"),
+        verdict=gate.get("verdict"),
+        action=gate.get("action"),
+        summary=gate.get("summary"),
+        conditions=[condition_values(c) for c in conditions],
+        failed_conditions=[
+            dict((key, c.get(key)) for key in (
+                "name", "type", "verdict", "threshold", "comparison", "stage_ratio", "bad", "total",
+                "stage_availability", "up", "probes", "stage_quantile", "percentile", "reason")
+                if c.get(key) is not None)
+            for c in conditions if c.get("verdict") not in ("pass", None)
+        ],
+    )
+
+
+def build_report(run, host_runs, failure=None, ended=True):
+    """The run's report.
+
+    ``run``: ``run_id``, ``release``, ``operator``, ``change_id`` (what the play knows).
+    ``host_runs``: host -> the ledger's summary of the run on that host, or None when
+    it has none (a host that could not be read). ``failure``: why the run did not
+    promote, if it did not. ``ended``: the run is over, so a host still
+    ``in_progress`` failed there.
+
+    Returns the run's fields, ``outcome`` (``promoted``, ``rolled_back``, ``rollback``
+    or ``interrupted`` when every host reached it, else ``failed``), ``outcomes`` (the
+    distinct host outcomes), ``hosts`` (host -> its summary with its outcome),
+    ``stages`` (per gate of the first host that has gates: stage, verdict, one line
+    per condition and the failed conditions with their values), ``failure``,
+    ``started``, ``finished`` and ``duration`` (seconds, or None).
+    """
+    if not isinstance(host_runs, dict) or not host_runs:
+        raise ValueError("host_runs must name at least one host, got %r" % (host_runs,))
+    hosts = {}
+    for host in sorted(host_runs):
+        summary = dict(host_runs[host] or {})
+        outcome = summary.get("outcome") or UNKNOWN
+        if ended and outcome == "in_progress":
+            outcome = FAILED
+        summary["outcome"] = outcome
+        hosts[host] = summary
+    outcomes = sorted(set(summary["outcome"] for summary in hosts.values()))
+    if len(outcomes) == 1 and outcomes[0] in SHARED_OUTCOMES:
+        outcome = outcomes[0]
+    elif failure is None and outcomes == ["in_progress"]:
+        outcome = "in_progress"
+    else:
+        outcome = FAILED
+    gates = next((summary.get("gates") for summary in hosts.values() if summary.get("gates")), []) or []
+    starts = [t for t in (_parse_ts(s.get("started")) for s in hosts.values()) if t]
+    ends = [t for t in (_parse_ts(s.get("finished")) for s in hosts.values()) if t]
+    duration = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+    report = dict((key, run.get(key)) for key in ("run_id", "release", "operator", "change_id"))
+    report.update(
+        outcome=outcome,
+        outcomes=outcomes,
+        hosts=hosts,
+        stages=[_stage(gate) for gate in gates],
+        failure=failure or next((s.get("message") for s in hosts.values() if s.get("message")), None),
+        started=min(starts).strftime("%Y-%m-%dT%H:%M:%SZ") if starts else None,
+        finished=max(ends).strftime("%Y-%m-%dT%H:%M:%SZ") if ends else None,
+        duration=round(duration, 1) if duration is not None else None,
+    )
+    return report
+
+
+def _stage_title(stage):
+    where = "%s%%" % _number(stage["stage"]) if stage.get("stage") is not None else "stage"
+    return "%s: %s" % (where, (stage.get("verdict") or "?").upper())
+
+
+def render_markdown(report, title="Deploy"):
+    """The report as a Markdown page."""
+    lines = [
+        "# %s %s: %s" % (title, report.get("release"), report.get("outcome")),
+        "",
+        "| run | operator | change | started | finished | duration |",
+        "|---|---|---|---|---|---|",
+        "| %s | %s | %s | %s | %s | %s |" % (
+            report.get("run_id"), report.get("operator") or "-", report.get("change_id") or "-",
+            report.get("started") or "-", report.get("finished") or "-",
+            "%s s" % _number(report["duration"]) if report.get("duration") is not None else "-"),
+        "",
+    ]
+    if report.get("failure"):
+        lines += ["**Why:** %s" % report["failure"], ""]
+    lines += ["## Hosts", "", "| host | outcome | events |", "|---|---|---|"]
+    for host, summary in sorted(report.get("hosts", {}).items()):
+        lines.append("| %s | %s | %s |" % (host, summary.get("outcome"), ", ".join(summary.get("events") or []) or "-"))
+    lines.append("")
+    if report.get("stages"):
+        lines += ["## Stages", ""]
+        for stage in report["stages"]:
+            lines.append("### %s" % _stage_title(stage))
+            lines.append("")
+            lines += ["- %s" % line for line in stage["conditions"]]
+            if stage.get("summary"):
+                lines += ["", "> %s" % stage["summary"]]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def human_summary(report, paths=None, title="deploy"):
+    """A few lines for the end of a run: release, stages with verdicts and values,
+    duration, outcome per host and where the reports are."""
+    duration = "%s s" % _number(report["duration"]) if report.get("duration") is not None else "unknown time"
+    lines = ["%s %s: %s after %s (run %s)" % (title, report.get("release"), report.get("outcome"), duration,
+                                             report.get("run_id"))]
+    for stage in report.get("stages") or []:
+        lines.append("  %s  %s" % (_stage_title(stage), "; ".join(stage["conditions"]) or "-"))
+    by_outcome = {}
+    for host, summary in sorted(report.get("hosts", {}).items()):
+        by_outcome.setdefault(summary.get("outcome"), []).append(host)
+    lines.append("  hosts: %s" % "; ".join("%s %s" % (outcome, ", ".join(hosts))
+                                           for outcome, hosts in sorted(by_outcome.items())))
+    if report.get("failure") and report.get("outcome") != "promoted":
+        lines.append("  why: %s" % report["failure"])
+    paths = [p for p in (paths or []) if p]
+    lines.append("  reports: %s" % (", ".join(paths) if paths else "none written (no report directory set)"))
+    return lines

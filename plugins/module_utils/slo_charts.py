@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Charts of the SLO report, drawn by matplotlib (controller only) as PNG data URIs:
+per SLO the SLI over its window against the objective, and the error budget left.
+A window without data gets a chart that says so, never an empty frame."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+try:  # only the report needs matplotlib, on the controller; the module says when it is missing
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    MATPLOTLIB_ERROR = None
+except ImportError as exc:
+    plt = None
+    MATPLOTLIB_ERROR = exc
+
+
+def _chart(title, series, ylabel, *, line=None, line_label=None):
+    figure, axes = plt.subplots(figsize=(6, 3), dpi=80)
+    points = [(t, v) for t, v in series if v is not None]
+    if points:
+        axes.plot([(t - points[-1][0]) / 3600.0 for t, _ in points], [v for _, v in points], color="tab:blue")
+        axes.set_xlabel("hours before the report")
+    else:
+        axes.text(0.5, 0.5, "no data over the window", ha="center", va="center", transform=axes.transAxes)
+    if line is not None:
+        axes.axhline(line, color="tab:red", linestyle="--", label=line_label)
+        axes.legend(loc="lower left")
+    axes.set_title(title)
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.3)
+    return _png(figure)
+
+
+def charts(report):
+    """``{chart id: data URI}``: ``<slo>-sli`` and ``<slo>-budget`` for every SLO."""
+    if plt is None:
+        raise ImportError(str(MATPLOTLIB_ERROR))
+    result = {}
+    for section in report["slos"]:
+        name = section["slo"]
+        result["%s-sli" % name] = _chart("%s: SLI over %s" % (name, section["window"]), section["series"]["sli"],
+                                         "good ratio", line=section["objective"] / 100, line_label="objective")
+        result["%s-budget" % name] = _chart("%s: error budget left" % name, section["series"]["budget_remaining"],
+                                            "share of budget", line=0.0, line_label="exhausted")
+    return result
+
+
+def _png(figure):
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def capacity_charts(report):
+    """``capacity-trend`` (request rate, its fitted line and the projections, in days
+    from the report) and ``capacity-hosts`` (CPU utilisation per host against the
+    target)."""
+    if plt is None:
+        raise ImportError(str(MATPLOTLIB_ERROR))
+    at = report["generated_at"]
+    figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
+    points = [(t, v) for t, v in report["trend_series"] if v is not None]
+    if points:
+        axes.plot([(t - at) / 86400.0 for t, _ in points], [v for _, v in points], color="tab:blue",
+                  label="requests/s")
+    trend = report["trend"]
+    if trend is not None:
+        days = [p["months"] * 30.4375 for p in report["projections"]]
+        axes.plot([-trend["span_days"], days[-1]], [trend["intercept"] - trend["slope_per_day"] * trend["span_days"],
+                                                    report["projections"][-1]["rps"]], color="tab:orange",
+                  linestyle="--", label="fitted trend")
+        axes.plot(days, [p["rps"] for p in report["projections"]], "o", color="tab:red", label="6/12/24 months")
+        axes.legend(loc="upper left")
+    if not points:
+        axes.text(0.5, 0.5, "no request rate over the range", ha="center", va="center", transform=axes.transAxes)
+    axes.set_title("request rate: history and projection")
+    axes.set_xlabel("days from the report")
+    axes.set_ylabel("requests/s")
+    axes.grid(True, alpha=0.3)
+    charts = {"capacity-trend": _png(figure)}
+    figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
+    names = [h["host"] for h in report["hosts"]]
+    axes.bar(names, [h["cpu_utilisation"] * 100 for h in report["hosts"]], color="tab:blue")
+    axes.axhline(report["target_utilisation"] * 100, color="tab:red", linestyle="--", label="target")
+    axes.legend(loc="upper right")
+    if not names:
+        axes.text(0.5, 0.5, "no hosts measured", ha="center", va="center", transform=axes.transAxes)
+    axes.set_title("CPU utilisation per host")
+    axes.set_ylabel("% of host CPUs")
+    axes.grid(True, axis="y", alpha=0.3)
+    charts["capacity-hosts"] = _png(figure)
+    return charts

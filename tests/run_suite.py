@@ -42,11 +42,11 @@ LOG_DIR = REPO / ".build" / "test-logs"
 # deploys the 2.0.0 it starts from when it runs alone.
 INTEGRATION_GROUPS = {
     "itdeploy": ["test_deploy.py"],
+    "itops": ["test_operations.py"],
     "itoperator": ["test_operator.py"],
     "itbackup": ["test_backup.py"],
-    "itslo": ["test_slo.py"],
     "itgate": ["test_gate.py"],
-    "itops": ["test_operations.py"],
+    "itslo": ["test_slo.py"],
     "itaudit": ["test_audit.py", "test_awx_runner.py", "test_maintenance.py", "test_readiness.py"],
     "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py"],
 }

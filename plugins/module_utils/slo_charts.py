@@ -25,7 +25,11 @@ def _chart(title, series, ylabel, *, line=None, line_label=None):
     figure, axes = plt.subplots(figsize=(6, 3), dpi=80)
     points = [(t, v) for t, v in series if v is not None]
     if points:
-        axes.plot([(t - points[-1][0]) / 3600.0 for t, _ in points], [v for _, v in points], color="tab:blue")
+        # Markers while there are few points: one point (a service younger than a step)
+        # draws no line, and the report must still show the value it measured.
+        few = len(points) < 10
+        axes.plot([(t - points[-1][0]) / 3600.0 for t, _ in points], [v for _, v in points], color="tab:blue",
+                  marker="o" if few else None, markersize=10)
         axes.set_xlabel("hours before the report")
     else:
         axes.text(0.5, 0.5, "no data over the window", ha="center", va="center", transform=axes.transAxes)
@@ -67,25 +71,38 @@ def capacity_charts(report):
     if plt is None:
         raise ImportError(str(MATPLOTLIB_ERROR))
     at = report["generated_at"]
-    figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
+    # Two panels: the measured range (minutes to days) beside the projection (months);
+    # on one shared axis the history would be a sliver a pixel wide.
+    figure, (history, future) = plt.subplots(1, 2, figsize=(7, 3), dpi=80, gridspec_kw={"width_ratios": [3, 2]})
     points = [(t, v) for t, v in report["trend_series"] if v is not None]
     if points:
-        axes.plot([(t - at) / 86400.0 for t, _ in points], [v for _, v in points], color="tab:blue",
-                  label="requests/s")
+        history.plot([(t - at) / 86400.0 for t, _ in points], [v for _, v in points], color="tab:blue",
+                     marker="o" if len(points) < 10 else None, label="requests/s")
+    else:
+        history.text(0.5, 0.5, "no request rate over the range", ha="center", va="center", transform=history.transAxes)
     trend = report["trend"]
     if trend is not None:
-        days = [p["months"] * 30.4375 for p in report["projections"]]
-        axes.plot([-trend["span_days"], days[-1]], [trend["intercept"] - trend["slope_per_day"] * trend["span_days"],
-                                                    report["projections"][-1]["rps"]], color="tab:orange",
-                  linestyle="--", label="fitted trend")
-        axes.plot(days, [p["rps"] for p in report["projections"]], "o", color="tab:red", label="6/12/24 months")
-        axes.legend(loc="upper left")
-    if not points:
-        axes.text(0.5, 0.5, "no request rate over the range", ha="center", va="center", transform=axes.transAxes)
-    axes.set_title("request rate: history and projection")
-    axes.set_xlabel("days from the report")
-    axes.set_ylabel("requests/s")
-    axes.grid(True, alpha=0.3)
+        start = -trend["span_days"]
+        fitted_start = trend["intercept"] - trend["slope_per_day"] * trend["span_days"]
+        history.plot([start, 0], [fitted_start, trend["intercept"]], color="tab:orange", linestyle="--",
+                     label="fitted trend")
+        months = [0] + [p["months"] for p in report["projections"]]
+        future.plot(months, [trend["intercept"]] + [p["rps"] for p in report["projections"]], color="tab:orange",
+                    linestyle="--")
+        future.plot(months[1:], [p["rps"] for p in report["projections"]], "o", color="tab:red",
+                    label="6/12/24 months")
+        future.legend(loc="upper left")
+    else:
+        future.text(0.5, 0.5, "no trend: fewer than two points", ha="center", va="center", transform=future.transAxes)
+    history.set_title("request rate measured")
+    history.set_xlabel("days from the report")
+    history.set_ylabel("requests/s")
+    history.grid(True, alpha=0.3)
+    if points:
+        history.legend(loc="upper left")
+    future.set_title("projection")
+    future.set_xlabel("months from the report")
+    future.grid(True, alpha=0.3)
     charts = {"capacity-trend": _png(figure)}
     figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
     names = [h["host"] for h in report["hosts"]]

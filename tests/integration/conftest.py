@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import ansible_mitogen
 import ansible_runner
 import pytest
 import testinfra
@@ -68,8 +69,6 @@ def _use_mitogen():
     Set in the environment, so playbooks the tests start as commands use it too."""
     if os.environ.get("FLEETOPS_TEST_STRATEGY", "mitogen") == "linear":
         return
-    import ansible_mitogen  # pylint: disable=import-outside-toplevel
-
     plugins = os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
     os.environ.setdefault("ANSIBLE_STRATEGY_PLUGINS", plugins)
     os.environ.setdefault("ANSIBLE_STRATEGY", "mitogen_linear")

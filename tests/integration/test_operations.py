@@ -91,6 +91,10 @@ def test_health_check_passes_on_a_healthy_lab(converged, tmp_path):
     assert set(report["hosts"]) >= set(APP_HOSTS) | {"lb1"}
     assert "haproxy_ready" in [probe["name"] for probe in report["hosts"]["lb1"]["probes"]]
     assert "fleet: healthy" in result.stdout
+    # set_stats for the workflow's next node, as AWX passes it on
+    stats = [e["event_data"].get("artifact_data", {}) for e in result.events if e["event"] == "playbook_on_stats"]
+    assert stats and stats[-1]["fleetops_health"]["state"] == "healthy", stats
+    assert stats[-1]["fleetops_health"]["reasons"] == report["state"]["reasons"]
 
 
 def test_health_check_names_a_stopped_unit(tmp_path):

@@ -102,6 +102,28 @@ def remove(path):
     return True
 
 
+def run_sets(sets, now, dry_run=False, removed=None):
+    """Check, plan and (unless ``dry_run``) apply every set: ``(actions, removed)``.
+
+    ``sets`` are raw mappings: CleanupError names the first bad one before any entry is
+    removed. Removed paths are appended to ``removed`` as they go, so a caller whose run
+    stops on an OSError still knows what was already removed."""
+    removed = [] if removed is None else removed
+    checked = [check_set(item, index) for index, item in enumerate(sets)]
+    actions, planned = [], []
+    for cleanup_set in checked:
+        delete, keep = plan(scan(cleanup_set), cleanup_set, now)
+        planned.append(delete)
+        actions += [dict(row, set=cleanup_set["name"], action="delete") for row in delete]
+        actions += [dict(row, set=cleanup_set["name"], action="keep") for row in keep]
+    if not dry_run:
+        for delete in planned:
+            for row in delete:
+                if remove(row["path"]):
+                    removed.append(row["path"])
+    return actions, removed
+
+
 # ---- maintenance helpers: listening ports, timer schedule, the action table ----------
 
 def listening_ports(ss_output):

@@ -70,13 +70,7 @@ removed:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.cleanup import (
-    CleanupError,
-    check_set,
-    plan,
-    remove,
-    scan,
-)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.cleanup import CleanupError, run_sets
 
 ARGUMENT_SPEC = dict(
     sets=dict(type="list", elements="dict", required=True),
@@ -87,18 +81,9 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     now = module.params["now"] if module.params["now"] is not None else time.time()
-    actions, removed = [], []
+    removed = []
     try:
-        sets = [check_set(item, index) for index, item in enumerate(module.params["sets"])]
-        planned = []
-        for cleanup_set in sets:
-            delete, keep = plan(scan(cleanup_set), cleanup_set, now)
-            planned.append((cleanup_set, delete))
-            actions += [dict(row, set=cleanup_set["name"], action="delete") for row in delete]
-            actions += [dict(row, set=cleanup_set["name"], action="keep") for row in keep]
-        if not module.check_mode:
-            for _cleanup_set, delete in planned:
-                removed += [row["path"] for row in delete if remove(row["path"])]
+        actions, removed = run_sets(module.params["sets"], now, dry_run=module.check_mode, removed=removed)
     except (CleanupError, OSError) as exc:
         module.fail_json(msg=str(exc), removed=removed)
     deleted = [a["path"] for a in actions if a["action"] == "delete"]

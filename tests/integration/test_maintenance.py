@@ -66,3 +66,35 @@ def test_check_mode_then_real_run(converged, tmp_path):
 
     again = run_playbook("maintenance.yml", limit=HOST, tmp_path=tmp_path / "again")
     assert again.rc == 0 and not any("delete" in line.split()[2:3] for line in table(again)[1:])
+
+
+# Four more logs a month old and a dead temp dir, after the real run above left the
+# newest five logs: the weekly timer's cleanup removes exactly these, on the host alone.
+PLANT_WEEKLY = (
+    "set -e; for i in $(seq 11 14); do f=/var/log/demo/app.log.old-$i.gz; echo x | gzip > $f; "
+    "touch -d \"@$(( $(date +%s) - (19 + i) * 86400 ))\" $f; done; "
+    "mkdir -p /opt/demo/releases/.tmp-8.8.8-dead; touch -d '@1700000000' /opt/demo/releases/.tmp-8.8.8-dead"
+)
+
+
+def test_the_weekly_timer_cleans_on_the_host_as_maintenance_would():
+    host = lab_host(HOST)
+    unit = "fleetops-maintenance-weekly-demo"
+    assert host.run("systemctl is-enabled %s.timer" % unit).stdout.strip() == "enabled"
+    calendar = host.run("systemctl show -p TimersCalendar %s.timer" % unit).stdout
+    assert "Sun" in calendar and "02:00:00" in calendar, calendar  # the window's weekday and start
+    assert host.run(PLANT_WEEKLY).rc == 0
+    releases = host.run("ls /opt/demo/releases").stdout.split()
+    started = host.run("systemctl start %s.service" % unit)  # oneshot: returns when it has run
+    assert started.rc == 0, started.stderr
+    assert host.run("systemctl show -p Result --value %s.service" % unit).stdout.strip() == "success"
+    for path in ["/var/log/demo/app.log.old-%d.gz" % n for n in range(11, 15)] + ["/opt/demo/releases/.tmp-8.8.8-dead"]:
+        assert host.run("test -e %s" % path).rc != 0, path
+    kept = sorted(n for n in host.run("ls /var/log/demo").stdout.split() if re.match(r"app\.log\.(old|recent)", n))
+    assert kept == ["app.log.old-1.gz", "app.log.old-2.gz", "app.log.old-3.gz", "app.log.recent1.gz",
+                    "app.log.recent2.gz"], kept
+    # The releases the slots run are never touched.
+    assert [r for r in host.run("ls /opt/demo/releases").stdout.split() if not r.startswith(".tmp")] == \
+        [r for r in releases if not r.startswith(".tmp")]
+    line = host.run("journalctl -u %s.service -o cat --no-pager | grep '\"ok\"' | tail -1" % unit).stdout
+    assert '"ok": true' in line, line

@@ -123,3 +123,35 @@ def test_cleanup_actions_become_rows_and_the_dry_run_says_would():
     assert cleanup.table_row(action, dry_run=True) == ("cleanup logs", "/var/log/demo/a.gz", "would delete",
                                                        "older than 5 s (age 100 s)")
     assert cleanup.table_row(action)[2] == "delete"
+
+
+def test_run_sets_reports_what_it_removed_before_a_failure(tmp_path, monkeypatch):
+    for n in range(3):
+        path = tmp_path / ("old.%d" % n)
+        path.write_text("x")
+        os.utime(path, (1000 + n, 1000 + n))
+    calls = []
+
+    def remove_or_fail(path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise PermissionError(13, "Permission denied", path)
+        os.unlink(path)
+        return True
+
+    monkeypatch.setattr(cleanup, "remove", remove_or_fail)
+    removed = []
+    sets = [{"name": "logs", "path": str(tmp_path), "max_age": 10, "keep_min": 0}]
+    with pytest.raises(PermissionError):
+        cleanup.run_sets(sets, 1_000_000, removed=removed)
+    assert removed == [calls[0]]
+
+
+def test_run_sets_checks_every_set_before_removing_anything(tmp_path):
+    (tmp_path / "old").write_text("x")
+    os.utime(tmp_path / "old", (1000, 1000))
+    sets = [{"name": "logs", "path": str(tmp_path), "max_age": 10, "keep_min": 0},
+            {"name": "bad", "path": "relative", "max_age": 10}]
+    with pytest.raises(cleanup.CleanupError, match=r"sets\[1\] \(bad\) path='relative'"):
+        cleanup.run_sets(sets, 1_000_000)
+    assert (tmp_path / "old").exists()

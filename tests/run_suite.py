@@ -41,9 +41,10 @@ LOG_DIR = REPO / ".build" / "test-logs"
 # release that serves from the hosts, so each can have a lab of its own; test_gate
 # deploys the 2.0.0 it starts from when it runs alone.
 INTEGRATION_GROUPS = {
-    "itdeploy": ["test_deploy.py"],
     "itops": ["test_operations.py"],
+    "itdeployhist": ["test_deploy_history.py"],
     "itoperator": ["test_operator.py"],
+    "itdeploy": ["test_deploy.py"],
     "itbackup": ["test_backup.py"],
     "itgate": ["test_gate.py"],
     "itslo": ["test_slo.py"],

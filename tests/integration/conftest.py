@@ -229,6 +229,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_site.py",
     "test_bad_input.py",
     "test_deploy.py",
+    "test_deploy_history.py",
     "test_gate.py",
     "test_slo.py",
     "test_operations.py",

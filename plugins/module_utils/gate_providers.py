@@ -67,7 +67,7 @@ except ImportError:  # pragma: no cover - the tiny parser below takes over
 PROVIDERS = ("prometheus", "haproxy", "http")
 CONDITION_TYPES = tuple(sorted(slo.KINDS))
 ON_INCONCLUSIVE = slo.ON_INCONCLUSIVE
-DEFAULT_ON_INCONCLUSIVE = "fail"
+DEFAULT_ON_INCONCLUSIVE = slo.DEFAULT_ON_INCONCLUSIVE
 DEFAULT_PERCENTILE = 0.95
 DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 5.0

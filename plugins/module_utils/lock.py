@@ -41,7 +41,7 @@ import os
 import socket
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import CREATE_FLAGS, ResultError, fsync_dir
 
 DEFAULT_PATH = "/var/lib/fleetops/deploy.lock"
 DEFAULT_TTL = 3600
@@ -374,7 +374,7 @@ def create_lock_file(path, text):
     tmp = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path),
                                                   binascii.hexlify(os.urandom(6)).decode("ascii")))
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, CREATE_FLAGS, 0o644)
         try:
             data = text.encode("utf-8")
             if os.write(fd, data) != len(data):

@@ -422,7 +422,7 @@ def collect(options, now):
         archive = os.path.join(workdir, "triage-%s.tar.gz" % host)
         pack(staging, host, archive)
         map_path = os.path.join(workdir, "obfuscation-%s.json" % host)
-        fd = os.open(map_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(map_path, CREATE_FLAGS, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(col.redactor.found, handle)
         shutil.rmtree(staging)

@@ -91,7 +91,8 @@ def _optional_text(params, key):
 def validate_request(params):
     """Check the module options; return them normalised.
 
-    Returns ``{"path", "state", "holder", "message", "change_id", "ttl", "force"}``.
+    Returns ``{"path", "state", "holder", "message", "change_id", "ttl", "force"}``; ``message``
+    is the ``reason`` option, the key the lock file keeps it under.
     Raises LockError naming the option and the value.
     """
     path = params.get("path") or DEFAULT_PATH
@@ -131,7 +132,7 @@ def validate_request(params):
         path=path,
         state=state,
         holder=holder,
-        message=_optional_text(params, "message"),
+        message=_optional_text(params, "reason"),
         change_id=_optional_text(params, "change_id"),
         ttl=ttl,
         force=force,

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: retention_select
 short_description: Select which backup archives to keep and which to delete, and why
 version_added: 0.1.0
-author: fleetops maintainers
+author: fleetops maintainers (@fleetops)
 description:
   - Applies a daily / weekly / monthly retention policy to a list of backup archives and
     returns every archive either in C(keep) (with all the reasons it is kept) or in

@@ -36,8 +36,8 @@ def verify_requests(count, option="scale_verify_requests"):
     if isinstance(number, bool) or not isinstance(number, int):
         raise ValueError("%s=%r: must be a whole number of requests, 1 or more" % (option, count))
     if number < 1:
-        raise ValueError("%s=%r: must be 1 or more; the p95 latency and the error ratio of no requests are unknown"
-                         % (option, count))
+        raise ValueError("%s=%d: must be 1 or more; the p95 latency and the error ratio of no requests are unknown"
+                         % (option, number))
     return number
 
 

@@ -36,8 +36,8 @@ def test_zero_requests_are_refused_when_judging_too():
 
 @pytest.mark.parametrize("count, message", [
     (-3, "scale_verify_requests=-3: must be 1 or more; the p95 latency and the error ratio of no requests are unknown"),
-    ("0", "scale_verify_requests='0': must be 1 or more; the p95 latency and the error ratio of no requests are "
-          "unknown"),
+    ("0", "scale_verify_requests=0: must be 1 or more; the p95 latency and the error ratio of no requests are unknown"),
+    (0.0, "scale_verify_requests=0: must be 1 or more; the p95 latency and the error ratio of no requests are unknown"),
     (2.5, "scale_verify_requests=2.5: must be a whole number of requests, 1 or more"),
     ("many", "scale_verify_requests='many': must be a whole number of requests, 1 or more"),
     (None, "scale_verify_requests=None: must be a whole number of requests, 1 or more"),

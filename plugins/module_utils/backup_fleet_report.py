@@ -17,12 +17,11 @@ def _age(now, epoch):
     return None if epoch is None else round(now - epoch, 1)
 
 
-def human_age(seconds):
-    """``3d 4h``, ``2h 05m``, ``45s``; ``never`` for None."""
-    if seconds is None:
+def human_age(age):
+    """``age`` seconds as ``3d 4h``, ``2h 05m``, ``45s``; ``never`` for None."""
+    if age is None:
         return "never"
-    seconds = max(int(seconds), 0)
-    days, rest = divmod(seconds, 86400)
+    days, rest = divmod(max(int(age), 0), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:

@@ -67,6 +67,7 @@ lint: venv collection-link
 	$(BIN)/ansible-lint --profile production -q
 	$(BIN)/python -m compileall -q plugins examples
 	$(BIN)/ansible-playbook --syntax-check playbooks/*.yml >/dev/null
+	$(BIN)/python tests/sanity/validate_modules.py .build/collections/ansible_collections/fleetops/lifecycle
 
 build-check: venv  ## the collection builds, installs and its plugins document themselves
 	bash tests/build_check.sh

@@ -9,7 +9,7 @@ name: audit
 type: aggregate
 short_description: Append one JSON-lines audit record per playbook run
 version_added: 0.1.0
-author: fleetops maintainers
+author: fleetops maintainers (@fleetops)
 description:
   - Writes one JSON object per line to O(file) at the end of every playbook run, failed
     runs included (a run stopped by a failed host still reaches the end; a run killed

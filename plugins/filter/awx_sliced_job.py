@@ -45,15 +45,12 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.awx import refuse_sliced_run
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def awx_sliced_job(job_vars, playbook):
-    try:
-        return refuse_sliced_run(job_vars, playbook)
-    except TypeError as exc:
-        raise AnsibleFilterError("awx_sliced_job: %s" % exc) from exc
+    return wrap("awx_sliced_job", refuse_sliced_run, job_vars, playbook)
 
 
 class FilterModule(object):

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backup, restore and DR drill filters; the logic lives in module_utils.backup_report.
+"""Backup, restore and DR drill filters; the logic lives in module_utils (backup_report,
+restore_check, drill_report, backup_fleet_report, durations).
 
 Each filter is documented in its sidecar file next to this one (``backup_live_slot.yml``,
 ``backup_restore_what.yml``, ``drill_scenario_what.yml``, ``positive_seconds.yml``,
@@ -10,52 +11,47 @@ Each filter is documented in its sidecar file next to this one (``backup_live_sl
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_report
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_fleet_report as fleet_utils
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_report, durations, restore_check
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import drill_report as drill_utils
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def backup_live_slot(slots, last_good=""):
-    return _wrap("backup_live_slot", backup_report.live_slot, slots, last_good)
+    return wrap("backup_live_slot", backup_report.live_slot, slots, last_good)
 
 
 def backup_restore_what(value, option="restore_what"):
-    return _wrap("backup_restore_what", backup_report.restore_kinds, value, option)
+    return wrap("backup_restore_what", restore_check.restore_kinds, value, option)
 
 
 def drill_scenario_what(value, option="drill_scenario"):
-    return _wrap("drill_scenario_what", backup_report.scenario_what, value, option)
+    return wrap("drill_scenario_what", drill_utils.scenario_what, value, option)
 
 
 def positive_seconds(value, option):
-    return _wrap("positive_seconds", backup_report.positive_seconds, value, option)
+    return wrap("positive_seconds", durations.positive_seconds, value, option)
 
 
 def backup_manifest_compare(manifest, what, stats):
-    return _wrap("backup_manifest_compare", backup_report.manifest_compare, manifest, what, stats)
+    return wrap("backup_manifest_compare", restore_check.manifest_compare, manifest, what, stats)
 
 
 def drill_report(drill):
-    return _wrap("drill_report", backup_report.drill_report, drill)
+    return wrap("drill_report", drill_utils.drill_report, drill)
 
 
 def drill_junit(report):
-    return _wrap("drill_junit", backup_report.drill_junit, report)
+    return wrap("drill_junit", drill_utils.drill_junit, report)
 
 
 def backup_fleet_report(hosts, now, rpo_target, at_risk_ratio=0.75, **limits):
     """limits: verify_max_age, drill_max_age (seconds)."""
-    return _wrap("backup_fleet_report", backup_report.fleet_report, hosts, now, rpo_target, at_risk_ratio, **limits)
+    return wrap("backup_fleet_report", fleet_utils.fleet_report, hosts, now, rpo_target, at_risk_ratio, **limits)
 
 
 def backup_fleet_table(report):
-    return _wrap("backup_fleet_table", backup_report.fleet_table, report)
+    return wrap("backup_fleet_table", fleet_utils.fleet_table, report)
 
 
 class FilterModule(object):

@@ -10,50 +10,43 @@ Each filter is documented in its sidecar file (``fleet_units.yml``, ``fleet_prob
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import fleet
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def fleet_units(fleet_tiers, group_names, states=None, tiers=None):
     """The host's units, from its groups, with their systemd state."""
-    return _wrap("fleet_units", fleet.host_units, fleet_tiers, group_names, states, tiers)
+    return wrap("fleet_units", fleet.host_units, fleet_tiers, group_names, states, tiers)
 
 
 def fleet_probes(units, phase, min_free_percent=5):
     """health_check probes proving the units are ready to start, ready, stopped or healthy."""
-    return _wrap("fleet_probes", fleet.unit_probes, units, phase, min_free_percent)
+    return wrap("fleet_probes", fleet.unit_probes, units, phase, min_free_percent)
 
 
 def fleet_servers(units, host, state, only_active=None):
     """haproxy_server settings for the host's enabled units that are pool members."""
-    return _wrap("fleet_servers", fleet.pool_servers, units, host, state, only_active)
+    return wrap("fleet_servers", fleet.pool_servers, units, host, state, only_active)
 
 
 def fleet_health_tiers(fleet_tiers, groups):
     """Tier -> hosts and the names of the tier's probes, for health_state."""
-    return _wrap("fleet_health_tiers", fleet.health_tiers, fleet_tiers, groups)
+    return wrap("fleet_health_tiers", fleet.health_tiers, fleet_tiers, groups)
 
 
 def server_states(names, state, weight=None):
     """haproxy_server settings putting every named server in one state (and weight)."""
-    return _wrap("server_states", fleet.server_states, names, state, weight)
+    return wrap("server_states", fleet.server_states, names, state, weight)
 
 
 def prometheus_scalar(result):
     """The first sample's value of a Prometheus instant query result, None when none or NaN."""
-    return _wrap("prometheus_scalar", fleet.prometheus_scalar, result)
+    return wrap("prometheus_scalar", fleet.prometheus_scalar, result)
 
 
 def phase_durations(clock):
     """Seconds of each phase from the marks a playbook took at the end of each."""
-    return _wrap("phase_durations", fleet.phase_durations, clock)
+    return wrap("phase_durations", fleet.phase_durations, clock)
 
 
 class FilterModule(object):

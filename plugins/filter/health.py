@@ -8,25 +8,18 @@ Each filter is documented in its own sidecar file (``health_table.yml``,
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import health_summary
-
-
-def _wrap(name, func, *args):
-    try:
-        return func(*args)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def health_table(results):
     """Fixed-width text table host x probe with a legend of the failure messages."""
-    return _wrap("health_table", health_summary.health_table, results)
+    return wrap("health_table", health_summary.health_table, results)
 
 
 def health_state(results, tiers, lb_probe=None):
     """healthy / degraded / down, with reasons and per-tier counts."""
-    return _wrap("health_state", health_summary.fleet_state, results, tiers, lb_probe)
+    return wrap("health_state", health_summary.fleet_state, results, tiers, lb_probe)
 
 
 class FilterModule(object):

@@ -8,28 +8,21 @@ Documented in the sidecar files ``maintenance_table.yml``, ``maintenance_calenda
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import change_policy, cleanup
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def maintenance_table(rows, dry_run=False):
-    return _wrap("maintenance_table", cleanup.action_table, rows, dry_run)
+    return wrap("maintenance_table", cleanup.action_table, rows, dry_run)
 
 
 def maintenance_calendar(window, schedule):
-    return _wrap("maintenance_calendar",
+    return wrap("maintenance_calendar",
                  lambda: cleanup.window_calendar(change_policy.parse_window(window, "maintenance_window"), schedule))
 
 
 def unexpected_ports(ss_output, allowed):
-    return _wrap("unexpected_ports", lambda: cleanup.unexpected_ports(cleanup.listening_ports(ss_output), allowed))
+    return wrap("unexpected_ports", lambda: cleanup.unexpected_ports(cleanup.listening_ports(ss_output), allowed))
 
 
 class FilterModule(object):

@@ -5,25 +5,18 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import preflight
-
-
-def _wrap(name, func, *args):
-    try:
-        return func(*args)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def preflight_problems(needed_groups, inventory_groups, required=None):
     """Messages for missing or empty groups and inputs left empty."""
-    return _wrap("preflight_problems", preflight.preflight_problems, needed_groups, inventory_groups, required)
+    return wrap("preflight_problems", preflight.preflight_problems, needed_groups, inventory_groups, required)
 
 
 def unreachable_verdict(all_hosts, reachable, per_host=False):
     """{stop, message} for the hosts a play could not reach."""
-    stop, message = _wrap("unreachable_verdict", preflight.unreachable_verdict, all_hosts, reachable, per_host)
+    stop, message = wrap("unreachable_verdict", preflight.unreachable_verdict, all_hosts, reachable, per_host)
     return {"stop": stop, "message": message}
 
 

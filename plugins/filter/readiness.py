@@ -8,25 +8,18 @@ Each filter is documented in its sidecar file next to this one (``readiness_asse
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import readiness
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def readiness_assess(facts, backup_max_age=1.1 * readiness.DAY, verify_max_age=8 * readiness.DAY,
                      drill_max_age=30 * readiness.DAY):
-    return _wrap("readiness_assess", readiness.assess, facts, backup_max_age=backup_max_age,
+    return wrap("readiness_assess", readiness.assess, facts, backup_max_age=backup_max_age,
                  verify_max_age=verify_max_age, drill_max_age=drill_max_age)
 
 
 def readiness_markdown(report):
-    return _wrap("readiness_markdown", readiness.markdown, report)
+    return wrap("readiness_markdown", readiness.markdown, report)
 
 
 class FilterModule(object):

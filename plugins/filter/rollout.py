@@ -13,65 +13,59 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout
-
-
-def _wrap(name, func, *args):
-    try:
-        return func(*args)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def canary_stages(stages=None, option="canary_stages"):
     """Validated cumulative traffic targets (default [10, 50, 100]); ``option`` names
     the list in messages (the variable the user set)."""
-    return _wrap("canary_stages", rollout.validate_stages, stages, option)
+    return wrap("canary_stages", rollout.validate_stages, stages, option)
 
 
 def traffic_weights(target_percent, hosts, max_weight=rollout.HAPROXY_MAX_WEIGHT):
     """Weights per host: a list for a host count, a host-keyed dict for a host list."""
     if isinstance(hosts, Sequence) and not isinstance(hosts, (str, bytes)):
-        return _wrap("traffic_weights", rollout.host_weights, target_percent, hosts, max_weight)
+        return wrap("traffic_weights", rollout.host_weights, target_percent, hosts, max_weight)
     if isinstance(hosts, Mapping) or isinstance(hosts, (str, bytes)):
         raise AnsibleFilterError(
             "traffic_weights: hosts must be a host count or a list of host names, got %r" % (hosts,)
         )
-    return _wrap("traffic_weights", rollout.traffic_weights, target_percent, hosts, max_weight)
+    return wrap("traffic_weights", rollout.traffic_weights, target_percent, hosts, max_weight)
 
 
 def traffic_share(weights):
     """Realized percent of traffic on the new slot."""
-    return _wrap("traffic_share", rollout.traffic_share, weights)
+    return wrap("traffic_share", rollout.traffic_share, weights)
 
 
 def canary_batches(hosts, stages=None):
     """Host batches from cumulative traffic targets."""
-    return _wrap("canary_batches", rollout.canary_batches, hosts, stages)
+    return wrap("canary_batches", rollout.canary_batches, hosts, stages)
 
 
 def rollout_plan(hosts, stages=None, max_weight=rollout.HAPROXY_MAX_WEIGHT):
     """Per-stage target, weights, realized share and host batch."""
-    return _wrap("rollout_plan", rollout.plan_rollout, hosts, stages, max_weight)
+    return wrap("rollout_plan", rollout.plan_rollout, hosts, stages, max_weight)
 
 
 def slot_servers(host_weights_by_name, new_slot, old_slot):
     """HAProxy server settings for per-host new/old slot weights."""
-    return _wrap("slot_servers", rollout.slot_servers, host_weights_by_name, new_slot, old_slot)
+    return wrap("slot_servers", rollout.slot_servers, host_weights_by_name, new_slot, old_slot)
 
 
 def live_slots(servers, hosts, releases=None):
     """The slot carrying traffic now (old) and the idle one (new), from HAProxy state."""
-    return _wrap("live_slots", rollout.live_slots, servers, hosts, releases)
+    return wrap("live_slots", rollout.live_slots, servers, hosts, releases)
 
 
 def analysis_window(window):
     """The analysis window in whole seconds; 0 turns the gate off."""
-    return _wrap("analysis_window", rollout.analysis_window, window)
+    return wrap("analysis_window", rollout.analysis_window, window)
 
 
 def ungated_stage(stage, window):
     """The gate record of a stage left unanalysed (window 0), else None."""
-    return _wrap("ungated_stage", rollout.ungated_stage, stage, window)
+    return wrap("ungated_stage", rollout.ungated_stage, stage, window)
 
 
 class FilterModule(object):

@@ -8,30 +8,23 @@ Several filters in one file, each documented in its own sidecar file
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import run_report as report
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def run_report(host_runs, run, failure=None, ended=True):
     """The report of a run from each host's ledger summary of it."""
-    return _wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended)
+    return wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended)
 
 
 def run_report_markdown(run_report_data, title="Deploy"):
     """The report as a Markdown page."""
-    return _wrap("run_report_markdown", report.render_markdown, run_report_data, title=title)
+    return wrap("run_report_markdown", report.render_markdown, run_report_data, title=title)
 
 
 def run_report_lines(run_report_data, paths=None, title="deploy"):
     """A few lines of human summary for the end of a run."""
-    return _wrap("run_report_lines", report.human_summary, run_report_data, paths, title=title)
+    return wrap("run_report_lines", report.human_summary, run_report_data, paths, title=title)
 
 
 class FilterModule(object):

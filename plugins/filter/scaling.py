@@ -8,34 +8,27 @@ Each filter is documented in its own sidecar file (``vertical_limits.yml``,
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import scaling
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def vertical_limits(requested, facts, host=None, *, reserve_mb=scaling.DEFAULT_RESERVE_MB,
                     reserve_percent=scaling.DEFAULT_RESERVE_PERCENT, workers_per_cpu=scaling.DEFAULT_WORKERS_PER_CPU):
     """Validated CPU quota, memory limit and workers for a host, with the systemd drop-in."""
-    return _wrap("vertical_limits", scaling.vertical_limits, requested, facts, host=host, reserve_mb=reserve_mb,
+    return wrap("vertical_limits", scaling.vertical_limits, requested, facts, host=host, reserve_mb=reserve_mb,
                  reserve_percent=reserve_percent, workers_per_cpu=workers_per_cpu)
 
 
 def scale_in_check(pool, remove, min_hosts=1):
     """The hosts to remove and those remaining, or an error when the scale-in is unsafe."""
-    return _wrap("scale_in_check", scaling.scale_in_check, pool, remove, min_hosts)
+    return wrap("scale_in_check", scaling.scale_in_check, pool, remove, min_hosts)
 
 
 def scaling_decision(metrics, hosts, *, min_hosts=1, max_hosts=None, cpu_high=scaling.DEFAULT_CPU_HIGH,
                      cpu_low=scaling.DEFAULT_CPU_LOW, latency_budget_ms=None,
                      error_ratio_max=scaling.DEFAULT_ERROR_RATIO_MAX):
     """scale_out / scale_in / none from pool measurements, with the reasons."""
-    return _wrap("scaling_decision", scaling.scaling_decision, metrics, hosts, min_hosts=min_hosts,
+    return wrap("scaling_decision", scaling.scaling_decision, metrics, hosts, min_hosts=min_hosts,
                  max_hosts=max_hosts, cpu_high=cpu_high, cpu_low=cpu_low, latency_budget_ms=latency_budget_ms,
                  error_ratio_max=error_ratio_max)
 

@@ -8,30 +8,23 @@ This file holds several filters, so each one is documented in its own sidecar fi
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
-
-
-def _wrap(name, func, *args):
-    try:
-        return func(*args)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def error_budget(slo_target, good, total):
     """Budget, consumed, remaining and exhausted for good/total counts."""
-    return _wrap("error_budget", slo.error_budget, slo_target, good, total)
+    return wrap("error_budget", slo.error_budget, slo_target, good, total)
 
 
 def burn_rate(error_ratio, slo_target):
     """error_ratio / (1 - slo_target)."""
-    return _wrap("burn_rate", slo.burn_rate, error_ratio, slo_target)
+    return wrap("burn_rate", slo.burn_rate, error_ratio, slo_target)
 
 
 def burn_rate_alerts(error_ratios, slo_target, rules=None):
     """Multi-window multi-burn-rate alert check."""
-    return _wrap("burn_rate_alerts", slo.burn_rate_alerts, error_ratios, slo_target, rules)
+    return wrap("burn_rate_alerts", slo.burn_rate_alerts, error_ratios, slo_target, rules)
 
 
 class FilterModule(object):

@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_defs
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_rules as slo_rules_module
-
-
-def _wrap(name, func, *args):
-    try:
-        return func(*args)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def _plain(value):
@@ -35,17 +28,17 @@ def _plain(value):
 
 def slo_definitions(definitions):
     """The SLO definitions checked and normalised (defaults filled in)."""
-    return _plain(_wrap("slo_definitions", slo_defs.definitions, definitions))
+    return _plain(wrap("slo_definitions", slo_defs.definitions, definitions))
 
 
 def slo_gate_conditions(definitions, provider):
     """The deploy gate's conditions derived from the SLO definitions."""
-    return _plain(_wrap("slo_gate_conditions", slo_defs.gate_conditions, definitions, provider))
+    return _plain(wrap("slo_gate_conditions", slo_defs.gate_conditions, definitions, provider))
 
 
 def slo_rules(definitions):
     """Prometheus rule groups (recording and burn-rate alerts) for the SLOs."""
-    return _wrap("slo_rules", slo_rules_module.rule_groups, definitions)
+    return wrap("slo_rules", slo_rules_module.rule_groups, definitions)
 
 
 class FilterModule(object):

@@ -7,16 +7,13 @@ Documented in the sidecar file ``tier_order.yml`` next to this one.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import tiers
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def tier_order(fleet_tiers, reverse=False, only=None, name="fleet_tiers"):
     """Waves of tiers to start (or, reversed, to stop)."""
-    try:
-        return tiers.tier_order(fleet_tiers, reverse=reverse, only=only, name=name)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("tier_order: %s" % exc) from exc
+    return wrap("tier_order", tiers.tier_order, fleet_tiers, reverse=reverse, only=only, name=name)
 
 
 class FilterModule(object):

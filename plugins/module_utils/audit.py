@@ -19,6 +19,8 @@ import json
 import os
 import stat
 
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import CLOEXEC, NOFOLLOW
+
 DECISION_KEY = "fleetops_decision"
 RECORD_VERSION = 1
 CHANGE_TYPES = ("standard", "normal", "emergency")
@@ -176,7 +178,7 @@ def append_record(path, record):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o600)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError("audit file %s is not a regular file" % path)

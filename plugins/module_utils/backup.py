@@ -46,7 +46,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     iso_time,
     load_sidecar,
     load_verified,
-    remove_path,
     sidecar_path,
     verified_path,
     write_json_atomic,
@@ -55,7 +54,12 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_runs imp
     TempRun,
     find_leftovers,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
+    CREATE_FLAGS,
+    READ_FLAGS,
+    fsync_dir,
+    remove_path,
+)
 
 KINDS = ("scheduled", "pre-upgrade", "manual", "pre-restore")
 PATH_KINDS = ("config", "state")
@@ -64,7 +68,6 @@ DEFAULT_STALE_AGE = 3600
 DEFAULT_SNAPSHOT_TIMEOUT = 600
 SNAPSHOT_PLACEHOLDER = "{snapshot_dir}"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _PATH_KEYS = ("path", "kind", "name")
 
 
@@ -357,7 +360,7 @@ def _type_name(tinfo):
 
 
 def _open_source(path, tinfo):
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, READ_FLAGS)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
@@ -447,7 +450,7 @@ def _write_backup(request, run, name, started):
     items, skipped, roots = collect(request["paths"], snapshot_dir)
     metadata = build_metadata(request, roots, started)
     temp = run.path("tar.zst")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fd = os.open(temp, CREATE_FLAGS, 0o600)
     try:
         summary = write_archive(fd, items, metadata, request["compression_threads"], request["compression_level"])
         os.fsync(fd)

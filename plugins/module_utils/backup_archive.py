@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import tarfile
@@ -43,7 +42,14 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
+    CREATE_FLAGS,
+    READ_FLAGS,
+    ResultError,
+    fsync_dir,
+    unlink_quietly,
+    write_all,
+)
 
 try:
     import ctypes
@@ -67,8 +73,6 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _SYNC_FILE_RANGE_WRITE = 2
 ZERO_BLOCK = bytes(BLOCK)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class BackupError(ResultError):
@@ -88,28 +92,6 @@ def padding(size):
     return -size % BLOCK
 
 
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def sha256_file(path):
-    """``(sha256 hex, size)`` of the file at ``path``, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buf)
-            if not count:
-                return digest.hexdigest(), size
-            digest.update(view[:count])
-            size += count
-
-
 def grow_pipe(fd):
     try:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, CHUNK)
@@ -120,7 +102,7 @@ def grow_pipe(fd):
 def write_json_atomic(path, data, temp_path, mode=0o600):
     """Write ``data`` as JSON to ``temp_path``, fsync, rename to ``path``, fsync the dir."""
     text = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
+    fd = os.open(temp_path, CREATE_FLAGS, mode)
     try:
         try:
             write_all(fd, text)
@@ -134,28 +116,9 @@ def write_json_atomic(path, data, temp_path, mode=0o600):
     fsync_dir(os.path.dirname(path) or ".")
 
 
-def unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def remove_path(path):
-    """Remove a file, symlink or directory tree; a missing path is fine."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 def read_json(path, limit=16 << 20):
     """The JSON value in ``path``, or raise ValueError/OSError saying why not."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    fd = os.open(path, READ_FLAGS)
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:

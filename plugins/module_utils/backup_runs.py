@@ -20,22 +20,22 @@ import os
 import re
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
-    load_sidecar,
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import load_sidecar, sidecar_path
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
+    CLOEXEC,
+    NOFOLLOW,
+    READ_FLAGS,
+    fsync_dir,
     remove_path,
-    sidecar_path,
     unlink_quietly,
     write_all,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
 
 TEMP_PREFIX = ".fleetops-tmp-"
 # A lock file whose content cannot be read yet belongs to a run that is still starting.
 LOCK_GRACE = 60
 
 _TEMP_RE = re.compile(r"\.fleetops-tmp-([0-9a-f]{16})\.(.+)\Z")
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 
@@ -51,7 +51,7 @@ class TempRun(object):
         self.directory = directory
         self.id = os.urandom(8).hex()
         self.lock_path = self.path("lock")
-        self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+        self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         info = dict(pid=os.getpid(), purpose=purpose, target=target, started=time.time())
         write_all(self._fd, json.dumps(info).encode("utf-8"))
@@ -104,7 +104,7 @@ def _newest_mtime(paths):
 def _probe_lock(lock_path, now):
     """``(fd or None, info)``: fd holds the flock of a dead run; None means the run is alive."""
     try:
-        fd = os.open(lock_path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        fd = os.open(lock_path, READ_FLAGS)
     except FileNotFoundError:
         return None, None
     try:

@@ -43,7 +43,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     iso_time,
     load_sidecar,
     load_verified,
-    sha256_file,
     verified_path,
     write_json_atomic,
 )
@@ -54,6 +53,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_scan imp
     manifest_roots,
     scan_archive,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import READ_FLAGS, sha256_and_size
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import (
     Budget,
     Extractor,
@@ -65,7 +65,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract im
 MODES = ("structure", "full", "subset", "restore_test")
 CONTENT_MODES = ("full", "restore_test")
 _SUBSET_RE = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*\Z")
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 # --- subsets -----------------------------------------------------------------------------
@@ -99,7 +98,7 @@ def in_subset(path, part, total):
 def open_archive(archive, sidecar):
     """An fd of ``archive`` (no symlink followed) whose size is the sidecar's; raises BackupError."""
     try:
-        fd = os.open(archive, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(archive, READ_FLAGS)
     except OSError as exc:
         raise BackupError("path: cannot open archive %s: %s" % (archive, exc.strerror or exc)) from exc
     info = os.fstat(fd)
@@ -231,7 +230,7 @@ def _compare_file(path, entry, root_path=None, root_name=None):
     if kind != "symlink" and "%04o" % stat.S_IMODE(info.st_mode) != expected_mode:
         return "has mode %04o, the MANIFEST says %s" % (stat.S_IMODE(info.st_mode), entry.get("mode"))
     if kind == "file":
-        digest, size = sha256_file(path)
+        digest, size = sha256_and_size(path)
         if size != entry.get("size") or digest != entry.get("sha256"):
             return "sha256 %s (%d bytes) differs from the MANIFEST's %s (%s bytes)" % (
                 digest, size, entry.get("sha256"), entry.get("size"))

@@ -12,34 +12,72 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from urllib import parse as urlparse
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_judgment as judgment
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_numbers import g6
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
-    CONDITION_TYPES,
-    DEFAULT_COMPARE_MARGIN,
-    DEFAULT_CONDITIONS,
-    DEFAULT_MAX_WINDOW_FACTOR,
-    DEFAULT_METRICS,
-    DEFAULT_ON_INCONCLUSIVE,
-    DEFAULT_PERCENTILE,
-    DEFAULT_PROMETHEUS_URL,
-    DEFAULT_TIMEOUT,
-    ON_INCONCLUSIVE,
-    PROVIDERS,
     HaproxyProvider,
     HttpProvider,
     PrometheusProvider,
-    _check_url,
-    _g,
-    _needs,
     runtime_api_reader,
     stats_url_reader,
 )
 
+PROVIDERS = ("prometheus", "haproxy", "http")
+CONDITION_TYPES = tuple(sorted(slo.KINDS))
+ON_INCONCLUSIVE = slo.ON_INCONCLUSIVE
+DEFAULT_ON_INCONCLUSIVE = slo.DEFAULT_ON_INCONCLUSIVE
+DEFAULT_PERCENTILE = 0.95
+DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_COMPARE_MARGIN = 0.01
+# While the evidence cannot decide, a stage samples up to this many windows.
+DEFAULT_MAX_WINDOW_FACTOR = 10
+
+# The mission: error ratio > 1% or availability < 99.5% sustained, or any failing
+# health check, fails the stage. Thresholds and sustained_for come from slo.KINDS.
+DEFAULT_CONDITIONS = ({"type": "error_ratio"}, {"type": "availability"}, {"type": "health"})
+
+DEFAULT_METRICS = {
+    "requests": "demo_http_requests_total",
+    "latency": "demo_http_request_duration_seconds",
+    "health": "up",
+    "code_label": "code",
+    "error_codes": "5..",
+    "path_label": "path",
+    "exclude_paths": ["/metrics", "/healthz", "/readyz"],
+}
+
 _CONDITION_OPTIONS = ("type", "name", "threshold", "percentile", "sustained_for", "min_requests")
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+
+
+def _check_url(option, value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("%s must be an http:// or https:// URL, got %r" % (option, value))
+    parts = urlparse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("%s must be an http:// or https:// URL, got %r" % (option, value))
+    return value.strip().rstrip("/")
+
+
+def _needs(conditions, compare):
+    """The parts (requests, latency, health) each side must scrape."""
+    needs = {"target": set(), "compare_to": set()}
+    for condition in conditions:
+        if condition["type"] == "error_ratio":
+            needs["target"].add("requests")
+        elif condition["type"] == "latency":
+            needs["target"].add("latency")
+        else:
+            needs["target"].add("health")
+    if compare is not None:
+        needs["target"].add("requests")
+        needs["compare_to"].add("requests")
+    return needs
 
 
 def _option_number(option, value, lo=None, hi=None, **kwargs):
@@ -140,8 +178,8 @@ def refuse_unmeasurable(provider, conditions):
                 "carries the slot's previous release into the verdict, not the share of this stage's requests "
                 "slower than the threshold; use provider=prometheus or provider=http, which count it from the "
                 "service's latency histogram" % (
-                    condition["index"], condition["name"], _g(condition["percentile"] * 100),
-                    _g(condition["threshold"])))
+                    condition["index"], condition["name"], g6(condition["percentile"] * 100),
+                    g6(condition["threshold"])))
 
 
 def _slo_options(condition):
@@ -239,7 +277,7 @@ def build_plan(params):
     interval = _option_number("interval", params.get("interval"), 0, lo_open=True)
     if interval > window:
         raise ValueError(
-            "interval (%s) must not exceed window (%s): the window would hold no sample" % (_g(interval), _g(window))
+            "interval (%s) must not exceed window (%s): the window would hold no sample" % (g6(interval), g6(window))
         )
     samples = sample_count(window, interval)
     raw_conditions = params.get("conditions")
@@ -269,7 +307,7 @@ def build_plan(params):
     max_window = _option_number("max_window", max_window, 0, lo_open=True)
     if max_window < window:
         raise ValueError("max_window (%s) must not be shorter than window (%s): the stage observes at least the "
-                         "window" % (_g(max_window), _g(window)))
+                         "window" % (g6(max_window), g6(window)))
     alpha = params.get("false_rollback_rate")
     beta = params.get("false_promotion_rate")
     alpha = judgment.DEFAULT_ALPHA if alpha is None else alpha

@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The canary gate's sampling loop, its verdict and the result the module returns.
 
-Measuring is :mod:`gate_providers`, judging counted evidence :mod:`gate_judgment`
-(health streaks and the canary-vs-stable comparison :mod:`slo`). A stage samples
-for at least ``window`` seconds and, while the evidence cannot decide, up to
+Reading counters is :mod:`gate_providers`, measuring an interval :mod:`gate_measure`,
+judging counted evidence :mod:`gate_judgment` (health streaks and the canary-vs-stable
+comparison :mod:`slo`). A stage samples for at least ``window`` seconds and, while the evidence cannot decide, up to
 ``max_window``; it ends at once when a condition fails (``stop_on_fail``). Python 3.8
 compatible, no AnsibleModule inside.
 """
@@ -16,18 +16,15 @@ import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_judgment as judgment
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan import _slo_options
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
-    _count_out,
-    _g,
-    _iso,
-    _round,
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_measure import (
+    NOTE_LIMIT,
     histogram_quantile,
     interval_sample,
     request_counts,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_numbers import count_out, g6, iso_ms, round6
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan import _slo_options
 
-_NOTE_LIMIT = 3
 _HINT = ("send more traffic to the new slot, give the stage more time (max_window), or set on_inconclusive=pass "
          "to accept a stage the evidence could not decide")
 
@@ -58,7 +55,7 @@ def part_of(condition):
 
 def _label(condition):
     if condition["type"] == "latency":
-        return "share of requests slower than %ss" % _g(condition["threshold"])
+        return "share of requests slower than %ss" % g6(condition["threshold"])
     return condition["name"]
 
 
@@ -100,7 +97,7 @@ def judge_condition(plan, condition, samples):
             result["quantile"] = value
             if value is not None:
                 result["reason"] = "p%s of the new slot over the stage between %ss and %ss (bucket bounds; %ss " \
-                    "interpolated); %s" % (_g(condition["percentile"] * 100), _g(bucket[0]), _g(bucket[1]),
+                    "interpolated); %s" % (g6(condition["percentile"] * 100), g6(bucket[0]), g6(bucket[1]),
                                            "%.3g" % value, result["reason"])
         return result
     if condition["type"] == "availability":
@@ -161,7 +158,7 @@ def probe_providers(plan, providers):
         if latency is None:
             continue
         bounds = sorted(set(le for le, _ in latency["series"].values()))
-        read["latency_bucket_bounds"] = [_g(le) for le in bounds]
+        read["latency_bucket_bounds"] = [g6(le) for le in bounds]
         for condition in plan["conditions"]:
             if condition["type"] != "latency":
                 continue
@@ -171,8 +168,8 @@ def probe_providers(plan, providers):
                     "conditions[%d] (%s): the latency threshold %ss is not a bucket bound of the histogram "
                     "(bounds: %s), so the share of requests slower than it cannot be counted; use a bound as "
                     "threshold or add one to the service's histogram" % (
-                        condition["index"], condition["name"], _g(threshold),
-                        ", ".join(_g(le) for le in bounds if le != math.inf) or "none"))
+                        condition["index"], condition["name"], g6(threshold),
+                        ", ".join(g6(le) for le in bounds if le != math.inf) or "none"))
     if problems:
         raise ValueError("provider=%s cannot measure the gate's conditions (probed before any traffic moves): %s"
                          % (plan["provider"], "; ".join(problems)))
@@ -273,7 +270,7 @@ def _add_to_totals(totals, newest, current):
 # ----------------------------------------------------------------- the result
 
 
-def _distinct(notes, limit=_NOTE_LIMIT):
+def _distinct(notes, limit=NOTE_LIMIT):
     seen = []
     for note in notes:
         if note and note not in seen:
@@ -292,8 +289,8 @@ def _condition_result(condition, samples, judged, provider):
         "min_requests": condition["min_requests"],
         "measure": provider.describe(condition["type"], condition.get("percentile")),
         "samples": [
-            [round(s["timestamp"], 3), _round(s["value"]),
-             _count_out(s["probes"] if condition["type"] == "availability" else s["request_count"])]
+            [round(s["timestamp"], 3), round6(s["value"]),
+             count_out(s["probes"] if condition["type"] == "availability" else s["request_count"])]
             for s in samples
         ],
         "verdict": judged["verdict"],
@@ -303,28 +300,28 @@ def _condition_result(condition, samples, judged, provider):
     if condition["type"] in judgment.COUNTED_KINDS:
         result.update(
             states=judged["states"],
-            bad=_count_out(judged["bad"]),
-            total=_count_out(judged["total"]),
-            stage_ratio=_round(judged["ratio"]),
-            bad_share_threshold=_round(condition["bad_share"]),
+            bad=count_out(judged["bad"]),
+            total=count_out(judged["total"]),
+            stage_ratio=round6(judged["ratio"]),
+            bad_share_threshold=round6(condition["bad_share"]),
             breaches=judged["breaches"],
-            test=dict((k, _round(v) if isinstance(v, float) else v) for k, v in judged["test"].items()),
-            samples=[[round(s["timestamp"], 3), _round(s["value"]), _count_out(s["bad"]), _count_out(s["total"])]
+            test=dict((k, round6(v) if isinstance(v, float) else v) for k, v in judged["test"].items()),
+            samples=[[round(s["timestamp"], 3), round6(s["value"]), count_out(s["bad"]), count_out(s["total"])]
                      for s in samples],
         )
     if condition["type"] == "latency":
         result["percentile"] = condition["percentile"]
-        result["stage_quantile"] = _round(judged.get("quantile"))
+        result["stage_quantile"] = round6(judged.get("quantile"))
     if condition["type"] == "availability":
-        result.update(up=_count_out(judged["up"]), probes=_count_out(judged["probes"]),
-                      stage_availability=_round(judged["share"]))
+        result.update(up=count_out(judged["up"]), probes=count_out(judged["probes"]),
+                      stage_availability=round6(judged["share"]))
     return result
 
 
 def _comparison_summary(comparison):
     if comparison["verdict"] == slo.INCONCLUSIVE:
         return "canary_vs_stable not enough traffic (canary %s, stable %s requests, min_requests %s)" % (
-            _g(comparison["canary_requests"]), _g(comparison["stable_requests"]), _g(comparison["min_requests"]))
+            g6(comparison["canary_requests"]), g6(comparison["stable_requests"]), g6(comparison["min_requests"]))
     return "canary error ratio %s vs stable %s (difference %s %s margin %s)" % (
         judgment.percent(comparison["canary_error_ratio"]), judgment.percent(comparison["stable_error_ratio"]),
         judgment.percent(comparison["difference"]), ">" if comparison["verdict"] == slo.FAIL else "<=",
@@ -377,8 +374,8 @@ def gate_result(plan, provider, evaluation, decision, measured):
         "interval": plan["interval"],
         "samples": timing["samples_taken"],
         "stopped_early": timing["stopped_early"],
-        "started": _iso(timing["started"]),
-        "ended": _iso(timing["ended"]),
+        "started": iso_ms(timing["started"]),
+        "ended": iso_ms(timing["ended"]),
         "duration": round(duration, 3),
     }
     if comparison is not None:

@@ -41,7 +41,7 @@ import os
 import socket
 import time
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import CREATE_FLAGS, ResultError, fsync_dir
 
 DEFAULT_PATH = "/var/lib/fleetops/deploy.lock"
 DEFAULT_TTL = 3600
@@ -91,7 +91,8 @@ def _optional_text(params, key):
 def validate_request(params):
     """Check the module options; return them normalised.
 
-    Returns ``{"path", "state", "holder", "message", "change_id", "ttl", "force"}``.
+    Returns ``{"path", "state", "holder", "message", "change_id", "ttl", "force"}``; ``message``
+    is the ``reason`` option, the key the lock file keeps it under.
     Raises LockError naming the option and the value.
     """
     path = params.get("path") or DEFAULT_PATH
@@ -131,7 +132,7 @@ def validate_request(params):
         path=path,
         state=state,
         holder=holder,
-        message=_optional_text(params, "message"),
+        message=_optional_text(params, "reason"),
         change_id=_optional_text(params, "change_id"),
         ttl=ttl,
         force=force,
@@ -374,7 +375,7 @@ def create_lock_file(path, text):
     tmp = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path),
                                                   binascii.hexlify(os.urandom(6)).decode("ascii")))
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, CREATE_FLAGS, 0o644)
         try:
             data = text.encode("utf-8")
             if os.write(fd, data) != len(data):

@@ -42,7 +42,13 @@ import zlib
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import Checker
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import TarStream
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
+    CREATE_FLAGS,
+    READ_FLAGS,
+    ResultError,
+    fsync_dir,
+    remove_path,
+)
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import (
     Budget,
     Extractor,
@@ -174,26 +180,11 @@ def parse_request(params):
 # --- reading the host --------------------------------------------------------------
 
 
-def sha256_file(path):
-    """The sha256 hex digest of the file at ``path``."""
-    with open(path, "rb") as handle:
-        return _sha256_handle(handle)
-
-
-def _sha256_handle(handle):
-    digest = hashlib.sha256()
-    while True:
-        chunk = handle.read(_CHUNK)
-        if not chunk:
-            return digest.hexdigest()
-        digest.update(chunk)
-
-
 def read_marker(release_dir):
     """The checksum in a release's marker file, or None (missing, unreadable, not a digest)."""
     path = os.path.join(release_dir, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, READ_FLAGS)
     except OSError:
         return None
     try:
@@ -551,7 +542,7 @@ def _make_temp_dir(parent, prefix):
 
 
 def _write_new_file(path, data, mode):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fd = os.open(path, CREATE_FLAGS, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -566,13 +557,6 @@ def _file_mode(mode):
 
 def _dir_mode(mode):
     return (mode & 0o755) | 0o700
-
-
-def _remove_path(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 def _move_aside(path, version):
@@ -686,7 +670,7 @@ def remove_release(release_dir):
     releases_dir, version = os.path.split(release_dir)
     aside = _move_aside(release_dir, version)
     fsync_dir(releases_dir)
-    _remove_path(aside)
+    remove_path(aside)
 
 
 def atomic_symlink(target, link_path):
@@ -752,7 +736,7 @@ def apply_plan(actions, check_mode=False):
             continue
         try:
             if kind == "remove_leftover":
-                _remove_path(action["path"])
+                remove_path(action["path"])
             elif kind == "remove":
                 remove_release(action["path"])
             elif kind == "link":

@@ -40,7 +40,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
     MANIFEST,
     BackupError,
     load_sidecar,
-    remove_path,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_scan import (
     Scan,
@@ -53,7 +52,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify i
     extraction_budget,
     open_archive,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import fsync_dir, remove_path
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.safe_extract import Refused
 
 WHAT = ("config", "state", "both")

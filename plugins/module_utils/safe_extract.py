@@ -34,13 +34,11 @@ import pwd
 import stat
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import member_kind
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import CREATE_FLAGS, DIR_FLAGS, write_all
 
 FREE_MARGIN = 0.05
 """Part of the filesystem kept free (besides :data:`FREE_MARGIN_MIN`) after an extraction."""
 FREE_MARGIN_MIN = 64 << 20
-
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 try:
@@ -131,19 +129,13 @@ def owner_ids(member):
     return uid, gid
 
 
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 class _Root(object):
     """One staging root: the directory it lives in (an open fd) and its name there."""
 
     def __init__(self, path, exists):
         self.path = path
         parent, self.name = os.path.split(path)
-        self.parent_fd = os.open(parent or ".", _DIR_FLAGS)
+        self.parent_fd = os.open(parent or ".", DIR_FLAGS)
         self.exists = exists
 
 
@@ -185,15 +177,15 @@ class Extractor(object):
     def _open_dir(self, root, rel):
         """An fd of the directory ``rel`` under ``root`` (caller closes), never through a link."""
         state = self._roots[root]
-        fd = os.open(state.name, _DIR_FLAGS, dir_fd=state.parent_fd)
+        fd = os.open(state.name, DIR_FLAGS, dir_fd=state.parent_fd)
         try:
             for part in rel:
                 try:
-                    next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    next_fd = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     # A parent the archive implies without a member of its own.
                     os.mkdir(part, 0o755, dir_fd=fd)
-                    next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    next_fd = os.open(part, DIR_FLAGS, dir_fd=fd)
                 os.close(fd)
                 fd = next_fd
         except OSError as exc:
@@ -264,13 +256,13 @@ class Extractor(object):
         self.digests[member.name], self.sizes[member.name] = stream.data_digest()
 
     def _write_file(self, stream, member, dir_fd, name):
-        fd = os.open(name, _NEW_FILE, 0o600, dir_fd=dir_fd)
+        fd = os.open(name, CREATE_FLAGS, 0o600, dir_fd=dir_fd)
         digest = hashlib.sha256()
         count = [0]
 
         def sink(chunk):
             digest.update(chunk)
-            _write_all(fd, chunk)
+            write_all(fd, chunk)
             count[0] += len(chunk)
 
         try:

@@ -72,7 +72,9 @@ BREACH = "breach"
 OK = "ok"
 
 ON_INCONCLUSIVE = ("wait", "fail", "pass")
-DEFAULT_ON_INCONCLUSIVE = "wait"
+# An undecided stage rolls back unless told otherwise: slo_gate, the deploy role
+# (deploy_on_inconclusive: fail) and the runbooks all say so.
+DEFAULT_ON_INCONCLUSIVE = "fail"
 
 ACTION_PROCEED = "proceed"
 ACTION_WAIT = "wait"

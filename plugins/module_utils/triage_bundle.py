@@ -17,14 +17,18 @@ Runs on the controller; standard library only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tarfile
 import tempfile
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError, fsync_dir
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
+    CREATE_FLAGS,
+    ResultError,
+    fsync_dir,
+    sha256_file,
+)
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import parse_show_stat
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_severity import (
     deadlines,
@@ -44,14 +48,6 @@ REPORT_KEYS = ("bytes", "caps", "redactions", "sweep_found", "seconds", "timelin
 
 def _stamp(now):
     return iso(now).replace("-", "").replace(":", "").split(".")[0] + "Z"
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def extract_host(archive, host, dest, max_bytes):
@@ -77,7 +73,7 @@ def extract_host(archive, host, dest, max_bytes):
             target = os.path.join(dest, name)
             os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
             source = tar.extractfile(member)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = os.open(target, CREATE_FLAGS, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 shutil.copyfileobj(source, handle, 1 << 20)
             written.append(name)

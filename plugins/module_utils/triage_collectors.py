@@ -26,8 +26,8 @@ import tempfile
 import time
 import zlib
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import READ_FLAGS
+
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 CHUNK = 1 << 16
 BINARY_SNIFF = 8192
@@ -104,7 +104,7 @@ def run_command(argv, timeout, cap, keep="head", env=None):
 
 def open_regular(path):
     """An fd of a regular file at ``path``, not through a final symlink; OSError otherwise."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
+    fd = os.open(path, READ_FLAGS | _NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

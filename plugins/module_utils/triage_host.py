@@ -30,7 +30,7 @@ from urllib import parse as urlparse
 from urllib import request as urlrequest
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_report import archive_status
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import ResultError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import CREATE_FLAGS, ResultError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.health import run_probes, validate_probes
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.triage_collectors import (
     cut,
@@ -119,7 +119,7 @@ class Collection(object):
         relpath = self._free(relpath)
         path = os.path.join(self.staging, relpath)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(path, CREATE_FLAGS, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         self.left -= len(data)
@@ -422,7 +422,7 @@ def collect(options, now):
         archive = os.path.join(workdir, "triage-%s.tar.gz" % host)
         pack(staging, host, archive)
         map_path = os.path.join(workdir, "obfuscation-%s.json" % host)
-        fd = os.open(map_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(map_path, CREATE_FLAGS, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(col.redactor.found, handle)
         shutil.rmtree(staging)

@@ -58,10 +58,11 @@ options:
         O(state=broken).
       - V(unknown) is reserved for lock files that cannot be read.
     type: str
-  message:
+  reason:
     description:
-      - Why the lock is held, e.g. C(upgrade to 2.0.0). Stored in the lock and shown to
-        whoever is refused. Used with O(state=acquired).
+      - Why the lock is held, e.g. C(upgrade to 2.0.0). Stored in the lock (key C(message))
+        and shown to whoever is refused. Used with O(state=acquired).
+      - Called C(message) before 0.1.0 was released; Ansible reserves that name for itself.
     type: str
   change_id:
     description:
@@ -104,7 +105,7 @@ EXAMPLES = r"""
 - name: Take the deploy lock for this run
   fleetops.lifecycle.deploy_lock:
     holder: "{{ lookup('ansible.builtin.env', 'USER') }} run {{ deploy_run_id }}"
-    message: upgrade to {{ service_version }}
+    reason: upgrade to {{ service_version }}
     change_id: CHG-1
     ttl: 3600
   run_once: true
@@ -210,7 +211,7 @@ ARGUMENT_SPEC = dict(
     path=dict(type="path", default=DEFAULT_PATH),
     state=dict(type="str", default="acquired", choices=list(STATES)),
     holder=dict(type="str"),
-    message=dict(type="str"),
+    reason=dict(type="str"),
     change_id=dict(type="str"),
     ttl=dict(type="int", default=DEFAULT_TTL),
     force=dict(type="bool", default=False),

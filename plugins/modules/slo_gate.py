@@ -606,8 +606,7 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_judgment import DEFAULT_ALPHA, DEFAULT_BETA
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan import build_plan, make_providers
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan import (
     DEFAULT_COMPARE_MARGIN,
     DEFAULT_METRICS,
     DEFAULT_ON_INCONCLUSIVE,
@@ -615,6 +614,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers 
     DEFAULT_TIMEOUT,
     ON_INCONCLUSIVE,
     PROVIDERS,
+    build_plan,
+    make_providers,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_run import probe_providers, run_gate
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.slo import DEFAULT_MIN_REQUESTS, KINDS

@@ -37,7 +37,6 @@ options:
     description: Key of the redaction tokens (from the controller's obfuscation map).
     type: str
     required: true
-    no_log: true
   units:
     description: systemd units whose status and journal are collected.
     type: list

@@ -15,12 +15,9 @@ import subprocess
 import tarfile
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import (
-    FORMAT,
-    sha256_file,
-    sidecar_path,
-)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import FORMAT, sidecar_path
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_tarstream import member_kind
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import sha256_file
 
 
 class Service(object):
@@ -81,7 +78,7 @@ def _entry(path):
         return ("symlink", None, 0, os.readlink(path))
     if stat.S_ISDIR(info.st_mode):
         return ("dir", mode, 0, None)
-    return ("file", mode, info.st_size, sha256_file(path)[0])
+    return ("file", mode, info.st_size, sha256_file(path))
 
 
 def dir_listing(path):

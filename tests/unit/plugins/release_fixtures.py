@@ -10,7 +10,7 @@ import os
 import stat
 import tarfile
 
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import sha256_file
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import sha256_file
 
 
 def member(name, kind=tarfile.REGTYPE, data=b"", linkname="", mode=0o644):

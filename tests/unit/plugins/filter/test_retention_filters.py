@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetops.lifecycle.plugins.filter.retention import FilterModule
+from ansible_collections.fleetops.lifecycle.plugins.filter.retention_select import FilterModule
 
 FILTERS = FilterModule().filters()
 

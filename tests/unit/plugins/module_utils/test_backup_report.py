@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.filter import backup_report as filters
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_fleet_report, drill_report, restore_check
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_report as br
 
 
@@ -29,9 +30,10 @@ def test_restore_what_and_scenarios():
     assert filters.backup_restore_what("state") == "state"
     with pytest.raises(AnsibleFilterError, match="restore_what='all': must be one of config, state, both"):
         filters.backup_restore_what("all")
-    assert [br.scenario_what(s) for s in ("host_loss", "data_corruption", "config_loss")] == ["both", "state", "config"]
+    scenarios = ("host_loss", "data_corruption", "config_loss")
+    assert [drill_report.scenario_what(s) for s in scenarios] == ["both", "state", "config"]
     with pytest.raises(ValueError, match="drill_scenario='fire'"):
-        br.scenario_what("fire")
+        drill_report.scenario_what("fire")
 
 
 MANIFEST = {
@@ -51,11 +53,11 @@ def test_manifest_compare():
              "/etc/demo/demo.ini": {"exists": True, "size": 3, "checksum": "aa"},
              "/var/lib/demo": {"exists": True, "isdir": True},
              "/var/lib/demo/state.db": {"exists": True, "size": 5, "checksum": "cc"}}
-    assert br.manifest_compare(MANIFEST, "config", stats) == {"ok": True, "checked": 2, "problems": []}
-    result = br.manifest_compare(MANIFEST, "both", stats)
+    assert restore_check.manifest_compare(MANIFEST, "config", stats) == {"ok": True, "checked": 2, "problems": []}
+    result = restore_check.manifest_compare(MANIFEST, "both", stats)
     assert not result["ok"] and result["problems"][0]["path"] == "/var/lib/demo/state.db"
     assert "sha256 cc, manifest bb" in result["problems"][0]["problem"]
-    missing = br.manifest_compare(MANIFEST, "state", {})
+    missing = restore_check.manifest_compare(MANIFEST, "state", {})
     assert [p["problem"] for p in missing["problems"]] == ["missing", "missing"]
 
 
@@ -70,18 +72,18 @@ def _drill(**changes):
 
 
 def test_drill_report_measures_rto_and_rpo():
-    report = br.drill_report(_drill())
+    report = drill_report.drill_report(_drill())
     assert report["rto_seconds"] == 20 and report["rpo_seconds"] == 600 and report["passed"]
     assert [(p["name"], p["seconds"]) for p in report["phases"]] == [("fetch", 5), ("install", 10), ("healthy", 5)]
-    missed = br.drill_report(_drill(rto_target=10, rpo_target=60))
+    missed = drill_report.drill_report(_drill(rto_target=10, rpo_target=60))
     assert not missed["passed"] and missed["failed_checks"] == ["rto", "rpo"]
-    suite = ET.fromstring(br.drill_junit(missed))
+    suite = ET.fromstring(drill_report.drill_junit(missed))
     assert suite.get("failures") == "2" and suite.get("tests") == "7"
     assert suite.find("testcase[@name='rto']/failure").get("message") == "RTO 20.0 s, target 10 s"
     with pytest.raises(ValueError, match="drill_rto_target=0: must be a number of seconds greater than 0"):
-        br.drill_report(_drill(rto_target=0))
-    assert br.drill_report(_drill(healthy=False))["failed_checks"] == ["healthy"]
-    failed = br.drill_report(_drill(healthy=False, state={}))
+        drill_report.drill_report(_drill(rto_target=0))
+    assert drill_report.drill_report(_drill(healthy=False))["failed_checks"] == ["healthy"]
+    failed = drill_report.drill_report(_drill(healthy=False, state={}))
     assert failed["checks"][3]["message"] == "restored members differ from the manifest: not compared"
 
 
@@ -95,16 +97,16 @@ def test_fleet_report_flags_rpo_at_risk():
         "app3": {"count": 0, "newest": None},
         "app4": {"failed": True, "msg": "host unreachable"},
     }
-    report = br.fleet_report(hosts, now, 86400)
+    report = backup_fleet_report.fleet_report(hosts, now, 86400)
     flags = {row["host"]: row["flags"] for row in report["hosts"]}
     assert flags["app1"] == []
     assert flags["app2"] == ["rpo_at_risk", "unverified", "no_recent_drill"]
     assert "rpo_missed" in flags["app3"] and "unreadable" in flags["app4"]
     assert report["at_risk"] == ["app2", "app3", "app4"] and not report["ok"]
-    table = br.fleet_table(report).splitlines()
+    table = backup_fleet_report.fleet_table(report).splitlines()
     assert table[0].startswith("host") and table[1].startswith("app1") and "1h 00m" in table[1]
     with pytest.raises(ValueError, match="backup_report_rpo_target=0"):
-        br.fleet_report(hosts, now, 0)
+        backup_fleet_report.fleet_report(hosts, now, 0)
 
 
 def test_prometheus_textfile():

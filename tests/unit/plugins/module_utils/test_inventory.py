@@ -2,7 +2,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetops.lifecycle.plugins.filter.inventory import FilterModule
+from ansible_collections.fleetops.lifecycle.plugins.filter.host_address import FilterModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.inventory import host_address
 
 FACTS = {"ansible_default_ipv4": {"address": "10.0.0.5"}}

@@ -80,7 +80,7 @@ def test_defaults():
 
 
 def test_holder_is_stripped_and_empty_texts_are_none():
-    req = request(holder="  alice ", message="", change_id="")
+    req = request(holder="  alice ", reason="", change_id="")
     assert (req["holder"], req["message"], req["change_id"]) == ("alice", None, None)
 
 
@@ -115,7 +115,7 @@ def test_broken_needs_no_holder():
      "force: only used with state=broken (got state=released); a held lock is taken over by "
      "breaking it first"),
     ({"state": "broken", "force": "yes"}, "force: expected true or false, got 'yes'"),
-    ({"holder": "a", "message": 3}, "message: expected a string, got 3 (int)"),
+    ({"holder": "a", "reason": 3}, "reason: expected a string, got 3 (int)"),
     ({"holder": "a", "change_id": ["CHG-1"]}, "change_id: expected a string, got ['CHG-1'] (list)"),
 ])
 def test_bad_requests_name_the_option_and_value(params, message):
@@ -243,7 +243,7 @@ UNREADABLE = ("deploy lock /var/lib/fleetops/deploy.lock is held by unknown: it 
 
 
 def test_acquire_free_lock_creates_it():
-    req = request(holder="bob", message="upgrade to 3.0.0", change_id="CHG-2", ttl=900)
+    req = request(holder="bob", reason="upgrade to 3.0.0", change_id="CHG-2", ttl=900)
     plan = plan_lock(req, None, T0, pid=7, host="lb1")
     assert plan == dict(
         action="create", changed=True, previous=None, stale=False, broken_lock=None,
@@ -255,7 +255,7 @@ def test_acquire_free_lock_creates_it():
 
 def test_acquire_own_lock_is_reentrant():
     held = alice_lock()
-    plan = plan_lock(request(holder="alice", message="something else"), held, T0 + 600)
+    plan = plan_lock(request(holder="alice", reason="something else"), held, T0 + 600)
     assert plan["action"] is None and plan["changed"] is False
     assert plan["lock"] == plan["previous"] == held
     assert plan["msg"] == HELD + FRESH + "; the same holder acquires it again (re-entrant), nothing changed"
@@ -392,7 +392,7 @@ def listing(path):
 
 
 def test_acquire_writes_the_lock_and_leaves_no_temporary_file(lock_path):
-    result = run(lock_path, T0, holder="alice", message="upgrade to 2.0.0", change_id="CHG-1")
+    result = run(lock_path, T0, holder="alice", reason="upgrade to 2.0.0", change_id="CHG-1")
     assert result == dict(
         changed=True, path=lock_path, lock=alice_lock(), previous=None, stale=False, broken_lock=None,
         msg="acquired deploy lock %s for alice" % lock_path,
@@ -404,10 +404,10 @@ def test_acquire_writes_the_lock_and_leaves_no_temporary_file(lock_path):
 
 
 def test_check_mode_predicts_and_writes_nothing(lock_path):
-    predicted = run(lock_path, T0, check_mode=True, holder="alice", message="upgrade to 2.0.0",
+    predicted = run(lock_path, T0, check_mode=True, holder="alice", reason="upgrade to 2.0.0",
                     change_id="CHG-1")
     assert listing(lock_path) is None
-    actual = run(lock_path, T0, holder="alice", message="upgrade to 2.0.0", change_id="CHG-1")
+    actual = run(lock_path, T0, holder="alice", reason="upgrade to 2.0.0", change_id="CHG-1")
     assert predicted == actual
     with open(lock_path) as handle:
         before = handle.read()
@@ -422,14 +422,14 @@ def test_check_mode_predicts_and_writes_nothing(lock_path):
 
 def test_acquire_is_idempotent_and_keeps_the_first_lock(lock_path):
     first = run(lock_path, T0, holder="alice", ttl=60)
-    second = run(lock_path, T0 + 30, holder="alice", ttl=999, message="again")
+    second = run(lock_path, T0 + 30, holder="alice", ttl=999, reason="again")
     assert second["changed"] is False
     assert second["lock"] == second["previous"] == first["lock"]
     assert parse_lock(read_lock_text(lock_path)) == first["lock"]
 
 
 def test_full_cycle_acquire_refuse_release(lock_path):
-    run(lock_path, T0, holder="alice", message="upgrade to 2.0.0", change_id="CHG-1")
+    run(lock_path, T0, holder="alice", reason="upgrade to 2.0.0", change_id="CHG-1")
     error = run_refused(lock_path, T0 + 600, holder="bob")
     assert error.msg == HELD.replace(P, lock_path) + FRESH + "; cannot acquire it for bob"
     error = run_refused(lock_path, T0 + 600, holder="bob", state="released")

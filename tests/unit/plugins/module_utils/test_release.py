@@ -8,7 +8,6 @@ unpack fail halfway.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import random
@@ -19,6 +18,7 @@ import threading
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import release
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import unsafe_members as _unsafe
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import sha256_file
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import (
     MARKER,
     ReleaseError,
@@ -31,7 +31,6 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import 
     plan_release,
     prunable_releases,
     release_status,
-    sha256_file,
     sort_versions,
     validate_checksum,
     validate_slot,
@@ -157,13 +156,6 @@ def test_request_normalises_root_and_rejects_relative(tmp_path):
 def test_slot_is_refused_with_state_absent(tmp_path):
     with pytest.raises(ReleaseError, match=r"^slot: 'blue' is only used with state=present"):
         request(tmp_path, slot="blue", state="absent")
-
-
-def test_sha256_file(tmp_path):
-    path = tmp_path / "blob"
-    data = os.urandom(3 * 1024 * 1024 + 17)
-    path.write_bytes(data)
-    assert sha256_file(str(path)) == hashlib.sha256(data).hexdigest()
 
 
 # -------------------------------------------------------------- archive safety

@@ -85,7 +85,7 @@ def test_mission_defaults():
     assert slo.KINDS["health"]["comparison"] == ">"
     assert slo.KINDS["health"]["sustained_for"] == 1
     assert slo.KINDS["latency"]["threshold"] is None
-    assert slo.DEFAULT_ON_INCONCLUSIVE == "wait"
+    assert slo.DEFAULT_ON_INCONCLUSIVE == "fail"
 
 
 # ------------------------------------------------------------------------ conditions
@@ -463,8 +463,10 @@ def test_gate_action(verdict, policy, waits, action):
     assert result["on_inconclusive"] == policy
 
 
-def test_gate_action_defaults_to_wait():
-    assert slo.gate_action("inconclusive")["action"] == "wait"
+def test_gate_action_defaults_to_fail_like_slo_gate_and_the_deploy_role():
+    result = slo.gate_action("inconclusive")
+    assert result["action"] == "rollback"
+    assert result["on_inconclusive"] == slo.DEFAULT_ON_INCONCLUSIVE == "fail"
 
 
 @pytest.mark.parametrize(

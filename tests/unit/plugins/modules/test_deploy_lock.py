@@ -69,7 +69,7 @@ def content(path):
 
 
 def alice(path, **extra):
-    args = dict(path=path, holder="alice", message="upgrade to 2.0.0", change_id="CHG-1")
+    args = dict(path=path, holder="alice", reason="upgrade to 2.0.0", change_id="CHG-1")
     args.update(extra)
     return args
 
@@ -101,7 +101,7 @@ def test_acquire_is_idempotent(clock, path):
     assert (first["previous"], first["stale"], first["broken_lock"]) == (None, False, None)
     before = content(path)
     clock.now += 60
-    second = run(alice(path, message="a different reason"))
+    second = run(alice(path, reason="a different reason"))
     assert second["changed"] is False
     assert second["lock"] == second["previous"] == first["lock"]
     assert content(path) == before
@@ -112,7 +112,7 @@ def test_second_holder_is_refused_naming_the_first(clock, path):
     run(alice(path))
     before = content(path)
     clock.now += 600
-    result = fail(dict(path=path, holder="bob", message="hotfix"))
+    result = fail(dict(path=path, holder="bob", reason="hotfix"))
     assert result["msg"] == (
         HELD.format(path=path) + " (expires in 3000s at 2023-11-14T23:13:20Z); cannot acquire it for bob"
     )

@@ -8,7 +8,8 @@ import os
 import tarfile
 
 import pytest
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import MARKER, sha256_file
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import sha256_file
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.release import MARKER
 from ansible_collections.fleetops.lifecycle.plugins.modules import release
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.modules.utils import (
     AnsibleFailJson,

@@ -35,16 +35,13 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.inventory import host_address
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def _host_address(host_vars, host_name):
-    try:
-        # hostvars entries are lazy mappings: read only the keys needed.
-        return host_address(host_vars, host_name)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("host_address: %s" % exc) from exc
+    # hostvars entries are lazy mappings: read only the keys needed.
+    return wrap("host_address", host_address, host_vars, host_name)
 
 
 class FilterModule(object):

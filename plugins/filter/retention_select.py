@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: retention_select
 short_description: Select which backup archives to keep and which to delete, and why
 version_added: 0.1.0
-author: fleetops maintainers
+author: fleetops maintainers (@fleetops)
 description:
   - Applies a daily / weekly / monthly retention policy to a list of backup archives and
     returns every archive either in C(keep) (with all the reasons it is kept) or in
@@ -125,8 +125,8 @@ _value:
           reason: "not the newest successful backup of daily 2026-11-29 (kept: 'b1')"
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import retention
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def retention_select(
@@ -141,19 +141,8 @@ def retention_select(
     now=None,
 ):
     """Keep/delete selection with reasons (see module_utils.retention)."""
-    try:
-        return retention.retention_select(
-            archives,
-            mode=mode,
-            keep_daily=keep_daily,
-            keep_weekly=keep_weekly,
-            keep_monthly=keep_monthly,
-            keep_oldest=keep_oldest,
-            timezone=timezone,
-            now=now,
-        )
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("retention_select: %s" % exc) from exc
+    return wrap("retention_select", retention.retention_select, archives, mode=mode, keep_daily=keep_daily,
+                keep_weekly=keep_weekly, keep_monthly=keep_monthly, keep_oldest=keep_oldest, timezone=timezone, now=now)
 
 
 class FilterModule(object):

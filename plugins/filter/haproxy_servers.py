@@ -44,15 +44,16 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import haproxy
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
+
+
+def _servers(csv_text, backend):
+    return haproxy.current_servers(haproxy.parse_show_stat(csv_text), backend)
 
 
 def haproxy_servers(csv_text, backend):
-    try:
-        return haproxy.current_servers(haproxy.parse_show_stat(csv_text), backend)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("haproxy_servers: %s" % exc) from exc
+    return wrap("haproxy_servers", _servers, csv_text, backend)
 
 
 class FilterModule(object):

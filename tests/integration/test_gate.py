@@ -14,7 +14,7 @@ import time
 
 import pytest
 from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
-from test_deploy import ledger, server_weights, servers_serving, slot_links
+from deploy_helpers import ledger, server_weights, servers_serving, slot_links
 
 # The analysis the tests use: at least 2 samples of 5 s (the lab's scrape interval),
 # at most a minute while the evidence cannot decide.
@@ -56,8 +56,9 @@ def on_v2(converged, tmp_path_factory):
     """2.0.0 serving, as test_deploy.py leaves the lab (deployed here when this module
     runs alone on a converged lab)."""
     if serving_version() != "2.0.0":
-        with Traffic(threads=2):
-            result = deploy("2.0.0", tmp_path_factory.mktemp("v2"))
+        # The gate off: this module judges other releases, and the SLO-derived default
+        # conditions need far more requests than a fixture should wait for.
+        result = deploy("2.0.0", tmp_path_factory.mktemp("v2"), deploy_analysis_window=0)
         assert result.rc == 0, result.failure_messages()
     assert serving_version() == "2.0.0"
 

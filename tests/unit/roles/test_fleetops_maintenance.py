@@ -84,7 +84,8 @@ def test_a_bad_set_is_refused_by_name_before_anything_is_removed(tree, capsys):
     data["sets"].append({"name": "temp", "path": "/", "max_age": 1, "keep_min": 0})
     config.write_text(json.dumps(data))
     rc, out = run(capsys, "--config", str(config))
-    assert rc == 2 and out == {"ok": False, "error": "sets[2] (temp) path='/': must be an absolute directory other than /"}
+    assert rc == 2
+    assert out == {"ok": False, "error": "sets[2] (temp) path='/': must be an absolute directory other than /"}
     assert len(list((tree / "log").iterdir())) == 8
 
 

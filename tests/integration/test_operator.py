@@ -18,8 +18,8 @@ import subprocess
 
 import pytest
 from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
-from lab_helpers_ops import extra_inventory, unused_lab_address
 from deploy_helpers import FAST_GATE, app_fingerprint, ledger, servers_serving
+from lab_helpers_ops import extra_inventory, unused_lab_address
 
 
 def serving_version():

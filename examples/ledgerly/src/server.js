@@ -326,7 +326,7 @@ async function shutDown(server, app, signal) {
   server.closeIdleConnections();
   const deadline = Date.now() + INFLIGHT_GRACE_MS;
   while (app.inflight > 0 && Date.now() < deadline) await sleep(20);
-  if (app.inflight > 0) app.log('warn', `${app.inflight} request(s) still in flight after ${INFLIGHT_GRACE_MS} ms; closing anyway`);
+  if (app.inflight > 0) app.log('warning', `${app.inflight} request(s) still in flight after ${INFLIGHT_GRACE_MS} ms; closing anyway`);
   server.closeAllConnections();
   app.journal.close();
   app.log('info', 'journal synced and closed; bye');
@@ -342,7 +342,7 @@ async function serve(args, config) {
     log('error', `release ${release.version} has faults.fail_start set: refusing to start`);
     return EXIT.failStart;
   }
-  if (!config.token) log('warn', 'token is empty: writes answer 401');
+  if (!config.token) log('warning', 'token is empty: writes answer 401');
   let journal;
   try {
     journal = new Journal(config.state_dir, args.slot, { fsync: config.fsync, log });

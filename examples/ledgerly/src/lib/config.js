@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+const LOG_LEVELS = ['debug', 'info', 'warning', 'error'];
 const SLOT_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 const MAX_DRAIN_SECONDS = 60;
 const MAX_CONNECTIONS = 4096;

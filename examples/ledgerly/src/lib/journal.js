@@ -217,7 +217,7 @@ class Journal {
     const torn = own.tornBytes();
     if (torn > 0) {
       // Only this process writes its file: a partial last line is a write cut short.
-      this.log('warn', `${own.file}: dropping an incomplete last record (${torn} bytes)`);
+      this.log('warning', `${own.file}: dropping an incomplete last record (${torn} bytes)`);
       fs.ftruncateSync(this.fd, own.offset);
     }
     this.loaded = true;

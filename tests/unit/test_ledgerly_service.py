@@ -277,8 +277,9 @@ def test_every_endpoint_answers_as_the_contract_says(launch):
 
     # Bad requests get a clear 4xx, never a write.
     assert client.json("GET", "/accounts/nobody") == (404, {"error": "no account nobody"})
-    status, error = client.json("GET", "/accounts/Bad%20Name")
-    assert status == 400 and "account name must match" in error["error"]
+    for bad_name in ("Bad%20Name", "%zz"):
+        status, error = client.json("GET", "/accounts/" + bad_name)
+        assert status == 400 and "account name must match" in error["error"]
     status, error = client.json("POST", "/accounts/acme/entries", {"amount": 1.5}, token=TOKEN)
     assert status == 400 and "amount 1.5 must be a non-zero whole number of cents" in error["error"]
     status, body = client.request("POST", "/accounts/acme/entries", "{not json",

@@ -115,8 +115,14 @@ function routeOf(pathname) {
     return { route: pathname };
   }
   const match = /^\/accounts\/([^/]+)(\/entries)?$/.exec(pathname);
-  if (match) return { route: match[2] ? '/accounts/:name/entries' : '/accounts/:name', account: decodeURIComponent(match[1]) };
-  return { route: 'other' };
+  if (!match) return { route: 'other' };
+  let account = '';
+  try {
+    account = decodeURIComponent(match[1]);
+  } catch (err) {
+    // Malformed percent-encoding: an empty name, which no account has (400).
+  }
+  return { route: match[2] ? '/accounts/:name/entries' : '/accounts/:name', account };
 }
 
 const ALLOWED = {
@@ -201,15 +207,15 @@ class App {
 
   async handle(req, res) {
     const started = process.hrtime.bigint();
-    const url = new URL(req.url, 'http://localhost');
-    const { route, account } = routeOf(url.pathname);
+    const pathname = req.url.split('?', 1)[0];
+    const { route, account } = routeOf(pathname);
     this.inflight += 1;
     res.on('close', () => {
       this.inflight -= 1;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requests.inc([route, req.method, String(res.statusCode)]);
       this.latency.observe([route], seconds);
-      this.log('debug', `${req.method} ${url.pathname} ${res.statusCode} ${seconds.toFixed(4)}s`);
+      this.log('debug', `${req.method} ${pathname} ${res.statusCode} ${seconds.toFixed(4)}s`);
     });
     if (this.draining) res.setHeader('Connection', 'close');
     try {

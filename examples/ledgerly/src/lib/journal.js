@@ -300,10 +300,12 @@ function snapshot(stateDir, targetDir) {
         while (more) {
           more = reader.step((record) => ledger.apply(record), CHUNK, end);
           // The checked records, read again: what lies before the offset never changes.
-          const buffer = Buffer.alloc(reader.offset - copied);
-          fs.readSync(reader.fd, buffer, 0, buffer.length, copied);
-          fs.writeSync(out, buffer);
-          copied = reader.offset;
+          if (reader.offset > copied) {
+            const buffer = Buffer.alloc(reader.offset - copied);
+            fs.readSync(reader.fd, buffer, 0, buffer.length, copied);
+            fs.writeSync(out, buffer);
+            copied = reader.offset;
+          }
         }
         bytes += copied;
         fs.fsyncSync(out);

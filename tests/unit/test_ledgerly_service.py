@@ -404,25 +404,34 @@ def test_not_ready_until_the_state_is_loaded(launch, tmp_path):
     assert (status, json.loads(body)) == (200, expected)
 
 
-def test_sigterm_finishes_the_request_in_flight_then_exits_0(launch):
-    service = launch("1.3.0", drain_seconds=0.3)
+def test_sigterm_closes_the_port_at_once_but_finishes_the_request_in_flight(launch):
+    service = launch("1.3.0", drain_seconds=0)
     answers = []
-
-    def slow_request():
-        answers.append(get(service.port, "/"))
-
-    thread = threading.Thread(target=slow_request)
+    thread = threading.Thread(target=lambda: answers.append(get(service.port, "/")))
     thread.start()
-    time.sleep(0.1)  # the request now waits inside the service (250 ms)
+    time.sleep(0.1)  # the request now waits inside the service (250 ms in all)
     service.proc.send_signal(signal.SIGTERM)
     time.sleep(0.05)
-    assert get(service.port, READY) == (503, b"draining\n")
+    with pytest.raises(OSError):
+        get(service.port, HEALTH)  # no new connections
+    assert service.proc.poll() is None, "exited with a request in flight"
     thread.join(5)
     assert answers and answers[0][0] == 200 and json.loads(answers[0][1])["release"] == "1.3.0"
     assert service.proc.wait(10) == 0
-    assert "received SIGTERM" in service.log() and "journal synced and closed" in service.log()
-    with pytest.raises(OSError):
-        get(service.port, HEALTH)
+    log = service.log()
+    assert log.index("received SIGTERM") < log.index("GET / 200") < log.index("journal synced and closed")
+
+
+def test_sigterm_with_drain_seconds_keeps_serving_with_readiness_at_503(launch):
+    service = launch("1.0.0", drain_seconds=1)
+    client = Client(service.port)
+    assert client.request("GET", READY)[0] == 200
+    service.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)
+    assert get(service.port, READY) == (503, b"draining\n")
+    assert get(service.port, "/")[0] == 200
+    assert service.proc.wait(10) == 0
+    client.close()
 
 
 def test_snapshots_taken_while_both_slots_write_pass_the_state_check(launch, tmp_path):

@@ -179,6 +179,21 @@ def launch(artifacts, tmp_path):
             service.proc.wait(5)
 
 
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def refused(port):
+    try:
+        get(port, HEALTH)
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def metric_families(port):
     status, body = get(port, METRICS)
     assert status == 200
@@ -409,12 +424,10 @@ def test_sigterm_closes_the_port_at_once_but_finishes_the_request_in_flight(laun
     answers = []
     thread = threading.Thread(target=lambda: answers.append(get(service.port, "/")))
     thread.start()
-    time.sleep(0.1)  # the request now waits inside the service (250 ms in all)
+    # In flight: the scrape counts itself, so 2 means the slow request waits inside.
+    wait_for(lambda: samples(metric_families(service.port), "ledgerly_inflight_requests")[0].value == 2)
     service.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
-    with pytest.raises(OSError):
-        get(service.port, HEALTH)  # no new connections
-    assert service.proc.poll() is None, "exited with a request in flight"
+    wait_for(lambda: refused(service.port))  # no new connections
     thread.join(5)
     assert answers and answers[0][0] == 200 and json.loads(answers[0][1])["release"] == "1.3.0"
     assert service.proc.wait(10) == 0
@@ -452,6 +465,7 @@ def test_snapshots_taken_while_both_slots_write_pass_the_state_check(launch, tmp
     threads = [threading.Thread(target=writer, args=(s, n)) for s, n in ((blue, "blue"), (green, "green"))]
     for thread in threads:
         thread.start()
+    wait_for(lambda: min(written.values()) > 0)
     snapshots = []
     try:
         for index in range(3):

@@ -189,7 +189,7 @@ def wait_for(condition, timeout=5.0):
 def refused(port):
     try:
         get(port, HEALTH)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):  # reset: accepted just before the close, never served
         return True
     return False
 

@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -45,7 +46,8 @@ CONTRACT = [
     "service_health_path", "service_ready_path", "service_version_path", "service_version_field",
     "service_metrics_path", "service_metric_requests", "service_metric_code_label", "service_metric_latency",
     "service_metric_exclude_paths", "service_metric_path_label", "service_snapshot_command",
-    "service_backup_paths", "service_state_check_command", "service_packages",
+    "service_backup_paths", "service_state_check_command", "service_packages", "service_log_dir",
+    "service_token_env", "service_port_env",
 ]
 HEALTH = SERVICE_VARS["service_health_path"]
 READY = SERVICE_VARS["service_ready_path"]
@@ -92,8 +94,11 @@ def get(port, path):
         client.close()
 
 
-def node(*args, timeout=20):
-    return subprocess.run([NODE, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False)
+def node(*args, timeout=20, env=None):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLY_")}
+    environ.update(env or {})
+    return subprocess.run([NODE, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False,
+                          env=environ)
 
 
 def write_config(path, state, **overrides):
@@ -105,14 +110,19 @@ def write_config(path, state, **overrides):
 
 
 class Service:
-    def __init__(self, release_dir, config, slot, port):
+    """The service on ``port``: given as --port, or as the env file would (env=True)."""
+
+    def __init__(self, release_dir, config, slot, port, env=None):
         self.port = port
         self.stderr_path = config.parent / f"{slot}-{port}.log"
+        argv = [NODE, str(release_dir / "server.js"), "--config", str(config), "--slot", slot]
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERLY_")}
+        if env is None:
+            argv += ["--port", str(port)]
+        else:
+            environ.update(env)
         with open(self.stderr_path, "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [NODE, str(release_dir / "server.js"), "--config", str(config), "--slot", slot, "--port", str(port)],
-                stdout=subprocess.DEVNULL, stderr=stderr,
-            )
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=environ)
 
     def log(self):
         return self.stderr_path.read_text()
@@ -161,11 +171,14 @@ def launch(artifacts, tmp_path):
     """launch(version, slot="blue", state_dir=None, **config) -> a started Service (its port answers)."""
     started = []
 
-    def _launch(version="1.0.0", slot="blue", state_dir=None, wait_ready=True, **config):
+    def _launch(version="1.0.0", slot="blue", state_dir=None, wait_ready=True, env=None, **config):
         release_dir, _ = install(artifacts, tmp_path / "root", version, slot)
         state = state_dir or tmp_path / "state"
         state.mkdir(exist_ok=True)
-        service = Service(release_dir, write_config(tmp_path / f"{slot}.json", state, **config), slot, free_port())
+        port = free_port()
+        if env is not None:
+            env = {"LEDGERLY_PORT": str(port), **env}
+        service = Service(release_dir, write_config(tmp_path / f"{slot}.json", state, **config), slot, port, env)
         started.append(service)
         service.wait(HEALTH)
         if wait_ready:
@@ -558,14 +571,14 @@ def test_check_config_rejects_a_bad_option_by_name(tmp_path, overrides, message)
 
 
 def test_check_config_accepts_the_rendered_template_and_rejects_broken_json(tmp_path):
-    variables = {key: trust_as_template(value) if isinstance(value, str) else value
-                 for key, value in SERVICE_VARS.items()}
+    variables = _trusted(SERVICE_VARS)
     variables.update(service_api_token="lab-token-not-secret", ansible_managed="managed", playbook_dir="/p")
     templar = Templar(loader=DataLoader(), variables=variables)
     rendered = templar.template(trust_as_template((EXAMPLE / "ledgerly.json.j2").read_text()))
     config = tmp_path / "ledgerly.json"
     config.write_text(rendered)
-    assert json.loads(rendered)["ports"] == {"blue": 9181, "green": 9182}
+    assert json.loads(rendered)["state_dir"] == "/var/lib/ledgerly"
+    assert "token" not in rendered  # the secret stays in the service role's 0600 env file
     argv = [arg.replace("{release}", str(EXAMPLE / "src")).replace("{config}", str(config))
             for arg in SERVICE_VARS["service_config_check_command"]]
     run = subprocess.run([NODE, *argv[1:]], capture_output=True, text=True, check=False)
@@ -573,6 +586,7 @@ def test_check_config_accepts_the_rendered_template_and_rejects_broken_json(tmp_
     unit = templar.template(trust_as_template((EXAMPLE / "ledgerly@.service.j2").read_text()))
     assert "ExecStart=/usr/bin/node /srv/ledgerly/current-%i/server.js --config /etc/ledgerly/ledgerly.json" in unit
     assert "User=ledgerly" in unit
+    assert "EnvironmentFile=/etc/ledgerly/ledgerly.env\nEnvironmentFile=/etc/ledgerly/slot-%i.env\n" in unit
 
     config.write_text('{"listen": ')
     run = node(EXAMPLE / "src" / "server.js", "--check-config", "--config", config)
@@ -600,10 +614,79 @@ def test_exit_statuses_for_a_missing_state_dir_a_taken_port_and_bad_arguments(ar
 
     run = node(server, "--config", config, "--slot", "blue")
     assert run.returncode == 2
-    assert 'slot blue has no port: add it to "ports" or pass --port' in run.stderr
+    assert 'slot blue has no port: set LEDGERLY_PORT, add it to "ports" or pass --port' in run.stderr
     run = node(server, "--config", config, "--slot", "blue", "--bogus")
     assert run.returncode == 2
     assert 'unknown argument "--bogus"' in run.stderr
     run = node(server, "--config", config, "--snapshot-to", tmp_path / "nowhere")
     assert run.returncode == 1
     assert f"snapshot failed: snapshot dir {tmp_path / 'nowhere'} does not exist" in run.stderr
+
+
+def test_port_and_token_come_from_the_env_files_the_service_role_writes(launch, tmp_path):
+    service = launch("1.0.0", env={"LEDGERLY_TOKEN": "token-from-the-env-file"}, token="token-in-the-config")
+    client = Client(service.port)
+    assert client.json("POST", "/accounts/env/entries", {"amount": 9}, token="token-from-the-env-file")[0] == 201
+    assert client.json("POST", "/accounts/env/entries", {"amount": 9}, token="token-in-the-config")[0] == 401
+    client.close()
+    assert "token-from-the-env-file" not in service.log()
+
+    server = tmp_path / "root" / "current-blue" / "server.js"
+    config = tmp_path / "blue.json"
+    run = node(server, "--config", config, "--slot", "blue", env={"LEDGERLY_PORT": "80a"})
+    assert run.returncode == 2
+    assert 'ledgerly: error: LEDGERLY_PORT="80a": expected a whole number from 1 to 65535' in run.stderr
+    run = node(server, "--config", config, "--slot", "blue", env={"LEDGERLY_PORT": "9", "LEDGERLY_TOKEN": "sekrit 1"})
+    assert run.returncode == 2
+    assert ("ledgerly: error: LEDGERLY_TOKEN (8 characters, value not shown): expected at least 12 characters "
+            "without spaces") in run.stderr
+    assert "sekrit" not in run.stderr
+
+
+def _trusted(value):
+    """``value`` with every string in it marked as a template, as Ansible does for inventory files."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    return value
+
+
+def _contract_argv(name, **values):
+    """A contract command of service_vars.yml, rendered with ``values`` for its variables."""
+    variables = _trusted({**SERVICE_VARS, **values})
+    value = Templar(loader=DataLoader(), variables=variables).template(variables[name])
+    argv = value.split() if isinstance(value, str) else list(value)
+    if argv[0] == "runuser" and os.geteuid() != 0:  # runuser needs root; run the rest as this user
+        argv = argv[argv.index("--") + 1:]
+    return argv
+
+
+def test_the_contract_snapshot_and_state_check_commands_work_as_written(launch, tmp_path):
+    service = launch("1.1.0", slot="green")
+    client = Client(service.port)
+    for amount in (11, 22, 33):
+        assert client.json("POST", "/accounts/lambda/entries", {"amount": amount}, token=TOKEN)[0] == 201
+    live = client.json("GET", "/accounts")[1]
+    client.close()
+    values = dict(service_root=str(tmp_path / "root"), service_config_file=str(tmp_path / "green.json"),
+                  service_state_dir=str(tmp_path / "state"), service_user=pwd.getpwuid(os.geteuid()).pw_name)
+    snapshot_dir = tmp_path / "snapshot"
+    snapshot_dir.mkdir()
+    argv = [arg.replace("{slot}", "green").replace("{snapshot_dir}", str(snapshot_dir))
+            for arg in _contract_argv("service_snapshot_command", **values)]
+    run = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["checksum"] == live["checksum"]
+    assert service.stop() == 0
+    run = subprocess.run(_contract_argv("service_state_check_command", **values), capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["checksum"] == live["checksum"]
+    values["service_state_dir"] = str(snapshot_dir)
+    run = subprocess.run(_contract_argv("service_state_check_command", **values), capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["entries"] == 3

@@ -16,6 +16,8 @@ const { Registry, Counter, Gauge, Histogram, processFamilies, CONTENT_TYPE } = r
 
 const NAME = 'ledgerly';
 const RELEASE_FILE = path.join(__dirname, 'release.json');
+const PORT_ENV = 'LEDGERLY_PORT';
+const TOKEN_ENV = 'LEDGERLY_TOKEN';
 const EXIT = { ok: 0, failure: 1, usage: 2, failStart: 3 };
 const PATHS = { live: '/health/live', ready: '/health/ready', about: '/about', metrics: '/internal/metrics' };
 const INFLIGHT_GRACE_MS = 10000;
@@ -39,7 +41,8 @@ class HttpError extends Error {
 const USAGE = `usage: server.js --config FILE --slot NAME [--port N]
        server.js --config FILE --check-config
        server.js --config FILE --snapshot-to DIR
-       server.js --check-state DIR`;
+       server.js --check-state DIR
+environment: LEDGERLY_PORT (the slot's port), LEDGERLY_TOKEN (bearer token for writes)`;
 
 function parseArgs(argv) {
   const args = { config: '/etc/ledgerly/ledgerly.json' };
@@ -163,8 +166,8 @@ function readBody(req) {
 }
 
 class App {
-  constructor({ release, slot, journal, config, log }) {
-    Object.assign(this, { release, slot, journal, config, log });
+  constructor({ release, slot, journal, config, token, log }) {
+    Object.assign(this, { release, slot, journal, config, token, log });
     this.host = os.hostname();
     this.draining = false;
     this.damaged = null;
@@ -280,7 +283,7 @@ class App {
   }
 
   async addEntry(req, res, name) {
-    if (!tokenMatches(req.headers.authorization, this.config.token)) {
+    if (!tokenMatches(req.headers.authorization, this.token)) {
       throw new HttpError(401, 'a bearer token is required', { 'WWW-Authenticate': 'Bearer' });
     }
     let body;
@@ -339,16 +342,43 @@ async function shutDown(server, app, signal) {
   process.exit(EXIT.ok);
 }
 
+// The port of the slot: --port, else $LEDGERLY_PORT (the env file the service role
+// writes per slot), else "ports" in the config.
+function resolvePort(args, config, env) {
+  if (args.port !== undefined) return args.port;
+  const raw = env[PORT_ENV];
+  if (raw !== undefined) {
+    const port = /^[0-9]{1,5}$/.test(raw) ? Number(raw) : 0;
+    if (port < 1 || port > 65535) throw new UsageError(`${PORT_ENV}=${JSON.stringify(raw)}: expected a whole number from 1 to 65535`);
+    return port;
+  }
+  if (config.ports[args.slot] === undefined) {
+    throw new UsageError(`slot ${args.slot} has no port: set ${PORT_ENV}, add it to "ports" or pass --port`);
+  }
+  return config.ports[args.slot];
+}
+
+// The write token: $LEDGERLY_TOKEN (the service role's 0600 env file), else "token" in the config.
+function resolveToken(config, env) {
+  const raw = env[TOKEN_ENV];
+  if (raw === undefined) return config.token;
+  if (raw.length < 12 || /\s/.test(raw)) {
+    // The value is a secret: say what is wrong with it, never what it is.
+    throw new UsageError(`${TOKEN_ENV} (${raw.length} characters, value not shown): expected at least 12 characters without spaces`);
+  }
+  return raw;
+}
+
 async function serve(args, config) {
-  const log = makeLogger(config.log_level, args.slot, config.token);
-  const port = args.port !== undefined ? args.port : config.ports[args.slot];
-  if (port === undefined) throw new UsageError(`slot ${args.slot} has no port: add it to "ports" or pass --port`);
+  const token = resolveToken(config, process.env);
+  const log = makeLogger(config.log_level, args.slot, token);
+  const port = resolvePort(args, config, process.env);
   const release = loadRelease(RELEASE_FILE);
   if (release.faults.fail_start) {
     log('error', `release ${release.version} has faults.fail_start set: refusing to start`);
     return EXIT.failStart;
   }
-  if (!config.token) log('warning', 'token is empty: writes answer 401');
+  if (!token) log('warning', `no token (${TOKEN_ENV} or "token" in the config): writes answer 401`);
   let journal;
   try {
     journal = new Journal(config.state_dir, args.slot, { fsync: config.fsync, log });
@@ -356,7 +386,7 @@ async function serve(args, config) {
     if (err instanceof StateError) throw new FatalError(err.message);
     throw err;
   }
-  const app = new App({ release, slot: args.slot, journal, config, log });
+  const app = new App({ release, slot: args.slot, journal, config, token, log });
   const server = http.createServer((req, res) => app.handle(req, res));
   server.maxConnections = config.max_connections;
   server.requestTimeout = CLIENT_TIMEOUT_MS;

@@ -48,8 +48,9 @@ collection-link:  ## make the repository importable as fleetops.lifecycle
 	mkdir -p .build/collections/ansible_collections/fleetops
 	ln -sfn ../../../.. .build/collections/ansible_collections/fleetops/lifecycle
 
-releases:  ## demo service release artifacts into dist/
+releases:  ## release artifacts of both example services into dist/
 	bash examples/demo_service/build_all.sh dist
+	python3 examples/ledgerly/build.py dist
 
 lab-up:
 	bash lab/lab.sh up

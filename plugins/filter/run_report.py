@@ -20,7 +20,7 @@ def _wrap(name, func, *args, **kwargs):
         raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
 
 
-def run_report(host_runs, run, failure=None, ended=True, interrupted=False, host_errors=None):
+def run_report(host_runs, run, failure=None, ended=True, *, interrupted=False, host_errors=None):
     """The report of a run from each host's ledger summary of it."""
     return _wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended,
                  interrupted=interrupted, host_errors=host_errors)

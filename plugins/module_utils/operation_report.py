@@ -6,6 +6,7 @@ human lines for the end of the run. Pure functions; the wording follows run_repo
 
 from __future__ import annotations
 
+import math
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.run_report import _number, _one_line
@@ -28,7 +29,7 @@ def _epoch(value, name):
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError("%s: expected epoch seconds, got %r" % (name, value)) from None
-    if number != number or number < 0:
+    if math.isnan(number) or number < 0:
         raise ValueError("%s: expected epoch seconds, got %r" % (name, value))
     return number
 

@@ -134,7 +134,7 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def build_report(run, host_runs, failure=None, ended=True, interrupted=False, host_errors=None):
+def build_report(run, host_runs, failure=None, ended=True, *, interrupted=False, host_errors=None):
     """The run's report.
 
     ``run``: ``run_id``, ``release``, ``operator``, ``change_id`` (what the play knows).

@@ -22,7 +22,8 @@ def test_unfinished_verdict_takes_the_lock_text_and_a_time_as_text():
 
 
 def test_unfinished_verdict_names_itself_and_the_bad_value():
-    with pytest.raises(AnsibleFilterError, match="^run_unfinished_verdict: could not convert string to float: 'later'$"):
+    with pytest.raises(AnsibleFilterError,
+                       match="^run_unfinished_verdict: could not convert string to float: 'later'$"):
         run_unfinished_verdict(None, "r7", "later")
     with pytest.raises(AnsibleFilterError, match="^run_unfinished_verdict: run_id must be a run's id, got ''$"):
         run_unfinished_verdict(None, "", 1)
@@ -30,7 +31,8 @@ def test_unfinished_verdict_names_itself_and_the_bad_value():
 
 def test_run_report_passes_host_errors_and_interrupted_on():
     runs = {"app1": {"run_id": "r7", "release": "2.0.0", "outcome": "in_progress", "events": ["started"]}}
-    report = run_report(runs, {"run_id": "r7", "release": "2.0.0"}, "gone", True, True, {"app1": "lost"})
+    report = run_report(runs, {"run_id": "r7", "release": "2.0.0"}, "gone", True, interrupted=True,
+                        host_errors={"app1": "lost"})
     assert report["outcome"] == "interrupted" and report["hosts"]["app1"]["error"] == "lost"
     with pytest.raises(AnsibleFilterError, match="^run_report: host_errors must map a host to its error"):
-        run_report(runs, {"run_id": "r7"}, None, True, False, "app1")
+        run_report(runs, {"run_id": "r7"}, None, True, host_errors="app1")

@@ -7,6 +7,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.filter.operation_report import (
     operation_report_lines,
     operation_report_markdown,
+)
+from ansible_collections.fleetops.lifecycle.plugins.filter.operation_report import (
     restore_report as restore_report_filter,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_report import drill_report
@@ -69,7 +71,8 @@ def test_a_failed_host_fails_the_run_names_its_error_and_the_hosts_not_reached()
 @pytest.mark.parametrize("results, message", [
     ({}, "host_results must name at least one host, got {}"),
     ({"app1": {"outcome": "done"}}, "host_results.app1.outcome: expected restored or failed, got 'done'"),
-    ({"app1": dict(restored("app1", T0, 1), started="soon")}, "host_results.app1.started: expected epoch seconds, got 'soon'"),
+    ({"app1": dict(restored("app1", T0, 1), started="soon")},
+     "host_results.app1.started: expected epoch seconds, got 'soon'"),
 ])
 def test_bad_restore_results_are_refused_by_name(results, message):
     with pytest.raises(ValueError, match="^%s$" % re.escape(message)):
@@ -111,7 +114,8 @@ def test_the_filters_name_themselves_and_the_bad_value():
     with pytest.raises(AnsibleFilterError, match=r"^operation_report_markdown: kind: expected one of restore, drill, "
                                                  r"got 'backup'$"):
         operation_report_markdown({}, "backup")
-    with pytest.raises(AnsibleFilterError, match=r"^operation_report_lines: report: expected a drill report, got None$"):
+    with pytest.raises(AnsibleFilterError,
+                       match=r"^operation_report_lines: report: expected a drill report, got None$"):
         operation_report_lines(None, [], "drill")
     with pytest.raises(AnsibleFilterError, match=r"^restore_report: host_results must name at least one host"):
         restore_report_filter({}, RUN)

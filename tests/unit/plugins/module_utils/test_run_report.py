@@ -159,7 +159,7 @@ def test_a_run_closed_as_interrupted_by_the_next_run_is_interrupted():
 
 def test_the_report_command_counts_a_run_without_an_outcome_as_interrupted():
     runs = {"app1": host_run("in_progress", ["started", "gate"]), "app2": host_run("in_progress", ["started"])}
-    report = build_report(RUN, runs, failure="run r1 recorded no outcome", ended=True, interrupted=True)
+    report = build_report(RUN, runs, failure="run r1 recorded no outcome", interrupted=True)
     assert report["outcome"] == "interrupted" and report["outcomes"] == ["interrupted"]
     assert report["finished"] is None and report["duration"] is None
     assert human_summary(report)[0] == "deploy 3.0.0: interrupted after unknown time (run r1)"

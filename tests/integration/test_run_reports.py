@@ -265,4 +265,6 @@ def test_a_failed_restore_is_reported_before_the_run_stops(on_v1, tmp_path):
     assert "## Errors" in report_file.with_suffix(".md").read_text()
     flat = plain(result.stdout)
     assert "restore of state: failed after" in flat and "%s: not reached" % sorted(APP_HOSTS)[1] in flat
-    assert " ".join(result.failure_messages()).startswith("Verify the archive and its targets before touching")
+    messages = result.failure_messages()  # the module's own (rescued), then the run's after the report
+    assert messages[0] == "path: %s does not exist or is not a file" % missing, messages
+    assert messages[-1] == "Verify the archive and its targets before touching anything: " + messages[0], messages

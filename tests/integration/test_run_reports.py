@@ -5,7 +5,8 @@ and reported by the next run), and restore's closing report (restored and failed
 The tests run in order and build on each other: 1.0.0 serving (site.yml) -> 3.0.1 that
 cannot start (failed, 1.0.0 still serves) -> 2.0.0 killed at its 10 % stage, reported,
 then rolled back to 1.0.0 by rollback.yml -> app1's state restored from its newest
-backup (the deploys' pre-upgrade backups) -> a restore from an archive that is not there.
+backup (the deploys' pre-upgrade backups) -> a restore from an archive that is not there
+-> shutdown.yml and health_check.yml with an unreachable host (the shared preflight).
 Leaves 1.0.0 serving from every host.
 """
 
@@ -19,6 +20,7 @@ import time
 
 import pytest
 from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from lab_helpers_ops import extra_inventory, unused_lab_address
 
 LEDGER = "/var/lib/fleetops/ledger.jsonl"
 LOCK = "/var/lib/fleetops/deploy.lock"
@@ -268,3 +270,28 @@ def test_a_failed_restore_is_reported_before_the_run_stops(on_v1, tmp_path):
     messages = result.failure_messages()  # the module's own (rescued), then the run's after the report
     assert messages[0] == "path: %s does not exist or is not a file" % missing, messages
     assert messages[-1] == "Verify the archive and its targets before touching anything: " + messages[0], messages
+
+
+def app_units():
+    return {name: lab_host(name).run("systemctl is-active demo@blue demo@green").stdout for name in APP_HOSTS}
+
+
+def test_shutdown_with_an_unreachable_host_stops_first_naming_it(on_v1, tmp_path):
+    before = (serving(), app_units())
+    extra = extra_inventory(tmp_path, {"app": {"app9": {"ansible_host": unused_lab_address(), "ansible_timeout": 5}}})
+    result = run_playbook("shutdown.yml", {}, tmp_path=tmp_path / "shutdown", extra_inventory=extra)
+    assert result.rc != 0
+    assert result.failure_messages() == [
+        "unreachable: app9; nothing was changed (every host must be reachable for this playbook)"]
+    assert result.changed() == 0, result.changed_tasks()
+    assert (serving(), app_units()) == before
+
+
+def test_health_check_goes_on_with_the_reachable_hosts_and_says_so(on_v1, tmp_path):
+    extra = extra_inventory(tmp_path, {"app": {"app9": {"ansible_host": unused_lab_address(), "ansible_timeout": 5}}})
+    result = run_playbook("health_check.yml", {}, tmp_path=tmp_path / "health", extra_inventory=extra)
+    flat = plain(result.stdout)
+    reachable = len(APP_HOSTS) + 1  # and lb1
+    assert "unreachable: app9; going on with the %d reachable host(s)" % reachable in flat, flat[-3000:]
+    assert result.rc != 0  # app9 has no health result: the fleet is degraded
+    assert "fleet: degraded" in flat and "%d of %d hosts healthy" % (reachable, reachable + 1) in flat

@@ -6,6 +6,7 @@ The tests run in order and build on each other: 1.0.0 serving (site.yml) -> 3.0.
 cannot start (failed, 1.0.0 still serves) -> 2.0.0 killed at its 10 % stage, reported,
 then rolled back to 1.0.0 by rollback.yml -> app1's state restored from its newest
 backup (the deploys' pre-upgrade backups) -> a restore from an archive that is not there
+-> a DR drill of app1 onto spare1 (started and removed again)
 -> shutdown.yml and health_check.yml with an unreachable host (the shared preflight).
 Leaves 1.0.0 serving from every host.
 """
@@ -19,7 +20,18 @@ import sys
 import time
 
 import pytest
-from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import (
+    APP_HOSTS,
+    INVENTORY,
+    LB_ADDRESS,
+    REPO,
+    SPARES_INVENTORY,
+    Traffic,
+    http_get,
+    lab_command,
+    lab_host,
+    run_playbook,
+)
 from lab_helpers_ops import extra_inventory, unused_lab_address
 
 LEDGER = "/var/lib/fleetops/ledger.jsonl"
@@ -271,6 +283,36 @@ def test_a_failed_restore_is_reported_before_the_run_stops(on_v1, tmp_path):
     assert messages[0] == "path: %s does not exist or is not a file" % missing, messages
     assert messages[-1] == "Verify the archive and its targets before touching anything: " + messages[0], messages
 
+
+def spare(*args):
+    proc = lab_command(*args, "--hosts", "spare1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_drill_ends_with_its_summary_and_a_markdown_report(on_v1, tmp_path):
+    spare("down")
+    spare("up")
+    try:
+        reports = tmp_path / "drills"
+        result = run_playbook("dr_drill.yml", {"drill_source": "app1", "drill_target": "spare1",
+                                               "drill_report_dir": str(reports)},
+                              tmp_path=tmp_path / "run", extra_inventory=SPARES_INVENTORY)
+    finally:
+        spare("down")
+    assert result.rc == 0, (result.failure_messages(), result.stdout[-3000:])
+    [report_file] = reports.glob("drill-app1-spare1-*.json")
+    report = json.loads(report_file.read_text())
+    assert report["passed"]
+    page = report_file.with_suffix(".md").read_text()
+    assert page.startswith("# DR drill host_loss: passed\n"), page
+    assert "| app1 | spare1 | both | %s | %s |" % (report["backup"]["release"], report["backup"]["name"]) in page
+    assert all("- ok %s: %s" % (check["name"], check["message"]) in page for check in report["checks"])
+    flat = plain(result.stdout)
+    assert re.search(r"drill host_loss app1 -> spare1: passed, RTO [\d.]+ s \(target 3600 s\), "
+                     r"RPO [\d.]+ s \(target 86400 s\)", flat), flat[-3000:]
+    assert "restored both of release %s from %s" % (report["backup"]["release"], report["backup"]["name"]) in flat
+    assert "reports: %s, %s, %s" % (report_file, report_file.with_suffix(".xml"), report_file.with_suffix(".md")) \
+        in flat
 
 def app_units():
     return {name: lab_host(name).run("systemctl is-active demo@blue demo@green").stdout for name in APP_HOSTS}

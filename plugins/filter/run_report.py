@@ -3,7 +3,8 @@
 """Run report filters; the logic lives in module_utils.run_report.
 
 Several filters in one file, each documented in its own sidecar file
-(``run_report.yml``, ``run_report_markdown.yml``, ``run_report_lines.yml``).
+(``run_report.yml``, ``run_report_markdown.yml``, ``run_report_lines.yml``,
+``run_unfinished_verdict.yml``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils import run_repo
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
-def run_report(host_runs, run, failure=None, ended=True):
+def run_report(host_runs, run, failure=None, ended=True, *, interrupted=False, host_errors=None):
     """The report of a run from each host's ledger summary of it."""
-    return wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended)
+    return wrap("run_report", report.build_report, run, host_runs, failure=failure or None, ended=ended,
+                interrupted=interrupted, host_errors=host_errors)
+
+
+def run_unfinished_verdict(lock_text, run_id, now):
+    """Whether a run without an outcome still runs (its live lock) or was interrupted."""
+    outcome, why = wrap("run_unfinished_verdict", lambda: report.unfinished_verdict(run_id, lock_text, float(now)))
+    return dict(outcome=outcome, why=why)
 
 
 def run_report_markdown(run_report_data, title="Deploy"):
@@ -33,4 +41,5 @@ class FilterModule(object):
             "run_report": run_report,
             "run_report_markdown": run_report_markdown,
             "run_report_lines": run_report_lines,
+            "run_unfinished_verdict": run_unfinished_verdict,
         }

@@ -2,11 +2,21 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The report of one deploy run: built from each host's ledger summary of the run
 (``ledger.summarize_run``), written as JSON and Markdown and printed as a short human
-summary. Pure functions, so every outcome (promoted, rolled back, failed) is tested."""
+summary. Pure functions, so every outcome (promoted, rolled back, failed, interrupted)
+is tested.
+
+Outcomes: ``promoted``; ``rolled_back`` (traffic had moved to the new release and went
+back); ``failed`` (the run stopped before any traffic moved, e.g. the release could not
+start, or a host ended without an outcome); ``interrupted`` (the run started and its
+controller stopped before it recorded an outcome: closed by the next run that holds the
+deploy lock, or seen by the report command while no live lock holds it); ``rollback``
+(rollback.yml's own run); ``in_progress`` (a live run, seen by the report command)."""
 
 from __future__ import annotations
 
 import datetime
+
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import lock as deploy_lock
 
 # A host whose ledger holds no terminal record of a run that has ended: the run failed
 # there (e.g. the rollback itself failed) or the host could not be read.
@@ -88,14 +98,54 @@ def _stage(gate_entry):
     )
 
 
-def build_report(run, host_runs, failure=None, ended=True):
+INTERRUPTED = "interrupted"
+IN_PROGRESS = "in_progress"
+
+
+def unfinished_verdict(run_id, lock_text, now):
+    """Whether a run whose ledger has no outcome is still running or was interrupted.
+
+    ``lock_text``: the deploy lock file's text, or None when there is no lock file.
+    The run is alive only while the lock names it (its holder ends in ``run
+    <run_id>``) and has not outlived its TTL; otherwise its controller stopped before
+    the end. Returns ``(outcome, why)``: ``in_progress`` or ``interrupted``.
+    """
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ValueError("run_id must be a run's id, got %r" % (run_id,))
+    if not _is_number(now):
+        raise ValueError("now must be epoch seconds, got %r" % (now,))
+    if lock_text is None:
+        held = "no deploy lock is held"
+    else:
+        lock = deploy_lock.parse_lock(lock_text)
+        if not deploy_lock.is_readable(lock):
+            held = "the deploy lock cannot be read (%s)" % lock["unreadable"]
+        elif lock["holder"].endswith(" run %s" % run_id):
+            if not deploy_lock.is_stale(lock, now):
+                return IN_PROGRESS, "run %s holds the deploy lock and is still running" % run_id
+            held = "its deploy lock outlived its TTL (since %s, ttl %s s)" % (lock["started_iso"], lock["ttl"])
+        else:
+            held = "the deploy lock is held by %s" % lock["holder"]
+    return INTERRUPTED, ("run %s recorded no outcome and %s: its controller stopped before the end; the next "
+                         "deploy or rollback closes it in the ledger" % (run_id, held))
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def build_report(run, host_runs, failure=None, ended=True, *, interrupted=False, host_errors=None):
     """The run's report.
 
     ``run``: ``run_id``, ``release``, ``operator``, ``change_id`` (what the play knows).
     ``host_runs``: host -> the ledger's summary of the run on that host, or None when
     it has none (a host that could not be read). ``failure``: why the run did not
     promote, if it did not. ``ended``: the run is over, so a host still
-    ``in_progress`` failed there.
+    ``in_progress`` failed there. ``interrupted``: the run's controller stopped before
+    the end (:func:`unfinished_verdict`), so a host still ``in_progress`` counts as
+    ``interrupted``. ``host_errors``: host -> what failed there (e.g. why its new slot
+    did not start), kept as that host's ``error``. ``run`` may carry ``closed``: the
+    interrupted runs this run closed (run_id, release, started, report), kept as is.
 
     Returns the run's fields, ``outcome`` (``promoted``, ``rolled_back``, ``rollback``
     or ``interrupted`` when every host reached it, else ``failed``), ``outcomes`` (the
@@ -106,19 +156,26 @@ def build_report(run, host_runs, failure=None, ended=True):
     """
     if not isinstance(host_runs, dict) or not host_runs:
         raise ValueError("host_runs must name at least one host, got %r" % (host_runs,))
+    if host_errors is not None and not isinstance(host_errors, dict):
+        raise ValueError("host_errors must map a host to its error, got %r" % (host_errors,))
     hosts = {}
     for host in sorted(host_runs):
         summary = dict(host_runs[host] or {})
         outcome = summary.get("outcome") or UNKNOWN
-        if ended and outcome == "in_progress":
+        if outcome == IN_PROGRESS and interrupted:
+            outcome = INTERRUPTED
+        elif outcome == IN_PROGRESS and ended:
             outcome = FAILED
         summary["outcome"] = outcome
+        error = (host_errors or {}).get(host)
+        if error:
+            summary["error"] = error
         hosts[host] = summary
     outcomes = sorted(set(summary["outcome"] for summary in hosts.values()))
     if len(outcomes) == 1 and outcomes[0] in SHARED_OUTCOMES:
         outcome = outcomes[0]
-    elif failure is None and outcomes == ["in_progress"]:
-        outcome = "in_progress"
+    elif failure is None and outcomes == [IN_PROGRESS]:
+        outcome = IN_PROGRESS
     else:
         outcome = FAILED
     gates = next((summary.get("gates") for summary in hosts.values() if summary.get("gates")), []) or []
@@ -136,7 +193,13 @@ def build_report(run, host_runs, failure=None, ended=True):
         finished=max(ends).strftime("%Y-%m-%dT%H:%M:%SZ") if ends else None,
         duration=round(duration, 1) if duration is not None else None,
     )
+    if run.get("closed"):
+        report["closed"] = list(run["closed"])
     return report
+
+
+def _one_line(text):
+    return " ".join(("%s" % text).split())
 
 
 def _stage_title(stage):
@@ -163,6 +226,16 @@ def render_markdown(report, title="Deploy"):
     for host, summary in sorted(report.get("hosts", {}).items()):
         lines.append("| %s | %s | %s |" % (host, summary.get("outcome"), ", ".join(summary.get("events") or []) or "-"))
     lines.append("")
+    errors = [(host, summary["error"]) for host, summary in sorted(report.get("hosts", {}).items())
+              if summary.get("error")]
+    if errors:
+        lines += ["## Errors", ""] + ["- %s: %s" % (host, _one_line(error)) for host, error in errors] + [""]
+    if report.get("closed"):
+        lines += ["## Interrupted runs closed by this run", "", "| run | release | started | report |",
+                  "|---|---|---|---|"]
+        lines += ["| %s | %s | %s | %s |" % (c.get("run_id"), c.get("release") or "-", c.get("started") or "-",
+                                             c.get("report") or "-") for c in report["closed"]]
+        lines.append("")
     if report.get("stages"):
         lines += ["## Stages", ""]
         for stage in report["stages"]:
@@ -190,6 +263,13 @@ def human_summary(report, paths=None, title="deploy"):
                                            for outcome, hosts in sorted(by_outcome.items())))
     if report.get("failure") and report.get("outcome") != "promoted":
         lines.append("  why: %s" % report["failure"])
+    for host, summary in sorted(report.get("hosts", {}).items()):
+        if summary.get("error"):
+            lines.append("  %s: %s" % (host, _one_line(summary["error"])))
+    for closed in report.get("closed") or []:
+        lines.append("  closed interrupted run %s (%s, started %s)%s" % (
+            closed.get("run_id"), closed.get("release") or "?", closed.get("started") or "?",
+            ": report %s" % closed["report"] if closed.get("report") else ""))
     paths = [p for p in (paths or []) if p]
     lines.append("  reports: %s" % (", ".join(paths) if paths else "none written (no report directory set)"))
     return lines

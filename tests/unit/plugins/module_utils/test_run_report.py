@@ -1,11 +1,14 @@
 """The report of a deploy run, for each outcome."""
 
+import re
+
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.run_report import (
     build_report,
     condition_values,
     human_summary,
     render_markdown,
+    unfinished_verdict,
 )
 
 RUN = dict(run_id="r1", release="3.0.0", operator="alice", change_id="CHG-1")
@@ -116,3 +119,88 @@ def test_a_rollback_run_has_the_rollback_outcome_and_its_title():
     lines = human_summary(report, ["/r/r1.json"], title="rollback")
     assert lines[0] == "rollback 1.0.0: rollback after 42.5 s (run r1)"
     assert render_markdown(report, title="Rollback").startswith("# Rollback 1.0.0: rollback\n")
+
+
+def test_a_release_that_could_not_start_is_a_failed_run_with_each_host_s_error():
+    message = "3.0.1 did not start in the blue slot on app1, app2; no traffic was moved"
+    runs = {name: host_run("failed", ["started", "failed"], message=message) for name in ("app1", "app2")}
+    errors = {"app1": "demo@blue exited with status 3\n(the release refuses to start)", "app2": ""}
+    report = build_report(RUN, runs, failure=message, host_errors=errors)
+    assert report["outcome"] == "failed" and report["outcomes"] == ["failed"]
+    assert report["hosts"]["app1"]["error"] == errors["app1"] and "error" not in report["hosts"]["app2"]
+    assert report["stages"] == [] and report["duration"] == 42.5
+    page = render_markdown(report)
+    assert page.startswith("# Deploy 3.0.0: failed\n")
+    assert "| app1 | failed | started, failed |" in page
+    assert "## Errors\n\n- app1: demo@blue exited with status 3 (the release refuses to start)\n" in page
+    assert human_summary(report, ["/r/r1.json"]) == [
+        "deploy 3.0.0: failed after 42.5 s (run r1)",
+        "  hosts: failed app1, app2",
+        "  why: " + message,
+        "  app1: demo@blue exited with status 3 (the release refuses to start)",
+        "  reports: /r/r1.json",
+    ]
+
+
+def test_host_errors_must_be_a_mapping():
+    with pytest.raises(ValueError, match=r"host_errors must map a host to its error, got \['app1'\]"):
+        build_report(RUN, {"app1": host_run("failed", ["started", "failed"])}, host_errors=["app1"])
+
+
+def test_a_run_closed_as_interrupted_by_the_next_run_is_interrupted():
+    message = "run r1 started 2026-12-06T05:00:00.000Z and recorded no outcome; closed by run r2"
+    runs = {name: host_run("interrupted", ["started", "gate", "interrupted"], [gate(10, "pass", [HEALTH_PASS])],
+                           message=message) for name in ("app1", "app2")}
+    report = build_report(RUN, runs)
+    assert report["outcome"] == "interrupted" and report["failure"] == message
+    assert [s["stage"] for s in report["stages"]] == [10]
+    assert human_summary(report)[-2] == "  why: " + message
+
+
+def test_the_report_command_counts_a_run_without_an_outcome_as_interrupted():
+    runs = {"app1": host_run("in_progress", ["started", "gate"]), "app2": host_run("in_progress", ["started"])}
+    report = build_report(RUN, runs, failure="run r1 recorded no outcome", interrupted=True)
+    assert report["outcome"] == "interrupted" and report["outcomes"] == ["interrupted"]
+    assert report["finished"] is None and report["duration"] is None
+    assert human_summary(report)[0] == "deploy 3.0.0: interrupted after unknown time (run r1)"
+
+
+def test_the_closing_run_lists_the_interrupted_runs_it_closed():
+    closed = [dict(run_id="r0", release="2.0.0", started="2026-12-06T04:00:00.000Z", report="/r/r0.json")]
+    runs = {"app1": host_run("promoted", ["started", "promoted"])}
+    report = build_report(dict(RUN, closed=closed), runs)
+    assert report["closed"] == closed
+    assert "  closed interrupted run r0 (2.0.0, started 2026-12-06T04:00:00.000Z): report /r/r0.json" in \
+        human_summary(report)
+    assert "| r0 | 2.0.0 | 2026-12-06T04:00:00.000Z | /r/r0.json |" in render_markdown(report)
+    assert "closed" not in build_report(RUN, runs)
+
+
+LOCK = '{"holder": "alice run r1", "started": 1000, "ttl": 600, "message": "deploy 3.0.0"}'
+
+
+@pytest.mark.parametrize("lock_text, now, outcome, why", [
+    (LOCK, 1500, "in_progress", "run r1 holds the deploy lock and is still running"),
+    (LOCK, 1601, "interrupted", "run r1 recorded no outcome and its deploy lock outlived its TTL "
+                                "(since 1970-01-01T00:16:40Z, ttl 600 s): its controller stopped before the end"),
+    (None, 1500, "interrupted", "run r1 recorded no outcome and no deploy lock is held: its controller stopped "
+                                "before the end"),
+    (LOCK.replace("run r1", "run r12"), 1500, "interrupted",
+     "run r1 recorded no outcome and the deploy lock is held by alice run r12: its controller stopped"),
+    ("{", 1500, "interrupted", "run r1 recorded no outcome and the deploy lock cannot be read (it is not JSON)"),
+])
+def test_a_run_without_an_outcome_is_alive_only_while_its_lock_is(lock_text, now, outcome, why):
+    verdict, reason = unfinished_verdict("r1", lock_text, now)
+    assert verdict == outcome and reason.startswith(why), reason
+    if outcome == "interrupted":
+        assert reason.endswith("the next deploy or rollback closes it in the ledger")
+
+
+@pytest.mark.parametrize("run_id, now, message", [
+    ("", 1, "run_id must be a run's id, got ''"),
+    (None, 1, "run_id must be a run's id, got None"),
+    ("r1", "soon", "now must be epoch seconds, got 'soon'"),
+])
+def test_unfinished_verdict_refuses_bad_input_by_name(run_id, now, message):
+    with pytest.raises(ValueError, match="^%s$" % re.escape(message)):
+        unfinished_verdict(run_id, None, now)

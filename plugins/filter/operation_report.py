@@ -8,30 +8,23 @@ Each filter is documented in its sidecar file (``restore_report.yml``,
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import operation_report as report
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def restore_report(host_results, run):
     """The report of a restore run from each host's result."""
-    return _wrap("restore_report", report.restore_report, run, host_results)
+    return wrap("restore_report", report.restore_report, run, host_results)
 
 
 def operation_report_markdown(report_data, kind):
     """A restore or drill report as a Markdown page."""
-    return _wrap("operation_report_markdown", report.render_markdown, report_data, kind)
+    return wrap("operation_report_markdown", report.render_markdown, report_data, kind)
 
 
 def operation_report_lines(report_data, paths=None, kind="restore"):
     """A few lines of human summary for the end of a restore or a drill."""
-    return _wrap("operation_report_lines", report.human_summary, report_data, paths, kind=kind)
+    return wrap("operation_report_lines", report.human_summary, report_data, paths, kind=kind)
 
 
 class FilterModule(object):

@@ -49,7 +49,7 @@ INTEGRATION_GROUPS = {
     "itgate": ["test_gate.py"],
     "itslo": ["test_slo.py"],
     "itaudit": ["test_audit.py", "test_awx_runner.py", "test_maintenance.py", "test_readiness.py"],
-    "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py"],
+    "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py", "test_run_reports.py"],
 }
 
 SETUP = ("setup", ["make", "--no-print-directory", "setup"])

@@ -235,6 +235,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_operations.py",
     "test_backup.py",
     "test_triage.py",
+    "test_run_reports.py",
     "test_audit.py",
     "test_awx_runner.py",
     "test_maintenance.py",

@@ -9,6 +9,7 @@ never gets past the first stage; Prometheus stopped in the middle of a stage. Le
 """
 
 import json
+import re
 import threading
 import time
 
@@ -96,8 +97,11 @@ def test_a_slow_release_is_rolled_back_at_the_first_stage_by_its_latency(on_v2, 
         time.sleep(2)
     assert result.rc != 0
     message = " ".join(result.failure_messages())
-    assert "gate failed at 10% of traffic on 4.1.0: FAIL: latency: p95 of the new slot over the stage between " \
-           "0.25s and 0.3s" in message, message
+    # The release adds 250 ms: its p95 lies in a bucket at or above 0.25 s (higher on a
+    # loaded machine; the bucket bounds are what the message gives).
+    found = re.search(r"gate failed at 10% of traffic on 4\.1\.0: FAIL: latency: p95 of the new slot over the stage "
+                      r"between ([0-9.]+)s and ([0-9.]+)s", message)
+    assert found and float(found.group(1)) >= 0.25, message
     assert "share of requests slower than 0.2s over the stage" in message
     assert traffic.failed == [], traffic.failed[:5]
     assert traffic.versions_since(after_rollback) == {"2.0.0"}

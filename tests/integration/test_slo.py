@@ -12,6 +12,7 @@ default SLO rules loaded.
 import copy
 import html
 import json
+import re
 import subprocess
 import time
 import urllib.parse
@@ -211,8 +212,11 @@ def test_a_slow_release_is_rolled_back_at_the_first_stage_by_the_latency_slo(con
         time.sleep(3)  # requests answered after the rollback
     assert result.rc != 0
     message = " ".join(result.failure_messages())
-    assert "gate failed at 10% of traffic on 4.1.0: FAIL: latency from SLO request_latency: p95 of the new slot " \
-           "over the stage between 0.25s and 0.3s" in message, message
+    # The release adds 250 ms: its p95 lies in a bucket at or above 0.25 s (higher when the
+    # machine is loaded; the bucket bounds are what the message gives).
+    found = re.search(r"gate failed at 10% of traffic on 4\.1\.0: FAIL: latency from SLO request_latency: p95 of "
+                      r"the new slot over the stage between ([0-9.]+)s and ([0-9.]+)s", message)
+    assert found and float(found.group(1)) >= 0.25, message
     assert traffic.failed == [], traffic.failed[:5]
     assert traffic.versions_since(after_rollback) == {before}
     gates = gate_events(result)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The closing report of a restore run and of a DR drill: JSON (the restore's report is
-built here; the drill's by ``backup_report.drill_report``), a Markdown page and a few
+built here; the drill's by ``drill_report.drill_report``), a Markdown page and a few
 human lines for the end of the run. Pure functions; the wording follows run_report's."""
 
 from __future__ import annotations

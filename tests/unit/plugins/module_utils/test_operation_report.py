@@ -11,7 +11,7 @@ from ansible_collections.fleetops.lifecycle.plugins.filter.operation_report impo
 from ansible_collections.fleetops.lifecycle.plugins.filter.operation_report import (
     restore_report as restore_report_filter,
 )
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_report import drill_report
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.drill_report import drill_report
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.operation_report import (
     human_summary,
     render_markdown,

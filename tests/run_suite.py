@@ -116,7 +116,12 @@ def lab_down(lab):
 
 def group_step(lab, modules, keep_lab):
     junit = LOG_DIR / ("%s.xml" % lab)
-    command = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "--junitxml", str(junit)]
+    # A temp directory per group: under one shared /tmp/pytest-of-<user>, each session
+    # keeps only the 3 newest session dirs and deletes older ones, also those of groups
+    # still running (seen as a group dying with rc 254 and no failure message).
+    basetemp = REPO / ".build" / "pytest-tmp" / lab
+    command = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "--junitxml", str(junit),
+               "--basetemp", str(basetemp)]
     command += [str(INTEGRATION / module) for module in modules]
     # A finished group's lab goes at once: its Prometheus and services would keep
     # taking CPU from the groups still running.

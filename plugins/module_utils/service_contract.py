@@ -20,7 +20,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _BACKEND = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # A systemd template instance: <prefix>@{slot}.service.
 _UNIT = re.compile(r"^[A-Za-z0-9_.:-]+@\{slot\}\.service$")
-_ABSOLUTE_PATHS = ("service_root", "service_config_dir", "service_config_file", "service_state_dir",
+_ABSOLUTE_PATHS = ("service_root", "service_config_dir", "service_log_dir", "service_config_file", "service_state_dir",
                    "service_lock_path", "service_ledger_path", "service_drill_record", "service_backup_dir")
 _URL_PATHS = ("service_health_path", "service_ready_path", "service_version_path", "service_metrics_path")
 

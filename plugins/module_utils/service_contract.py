@@ -73,7 +73,8 @@ def contract_problems(contract):
                 problems.append(problem)
     if "service_ports" in contract:
         problems.extend(_slot_port_problems(contract["service_ports"]))
-    if "service_frontend_port" in contract and str(contract["service_frontend_port"]) == str(contract.get("service_lb_stats_port")):
+    frontend = contract.get("service_frontend_port")
+    if frontend is not None and str(frontend) == str(contract.get("service_lb_stats_port")):
         problems.append("service_frontend_port=%r is also service_lb_stats_port: the LB cannot serve both on one port"
                         % contract["service_frontend_port"])
     return problems

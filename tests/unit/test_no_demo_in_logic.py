@@ -41,7 +41,8 @@ ALLOWED_PLUGIN_LINES = {
     ("plugins/module_utils/gate_plan.py", '"prometheus": "a label selector of the canary, e.g. '
                                           '{job=\\"demo\\",slot=\\"green\\"}",'):
         "an example in an error message",
-    ("plugins/module_utils/slo_defs.py", '_COUNTER = "a metric selector such as demo_http_requests_total{job=\\"demo\\"}"'):
+    ("plugins/module_utils/slo_defs.py",
+     '_COUNTER = "a metric selector such as demo_http_requests_total{job=\\"demo\\"}"'):
         "an example in an error message",
     ("plugins/module_utils/slo_defs.py", '"a histogram\'s base name such as demo_http_request_duration_seconds")'):
         "an example in an error message",

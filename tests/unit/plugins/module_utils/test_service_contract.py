@@ -1,38 +1,13 @@
 """The service contract's checks name the variable and its value; the demo's defaults hold."""
 
-from pathlib import Path
-
-import jinja2
 import pytest
-import yaml
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.service_contract import (
     contract_problems,
     prometheus_selector,
     unit_name,
     unit_template,
 )
-
-DEFAULTS = Path(__file__).resolve().parents[4] / "roles" / "service_contract" / "defaults" / "main.yml"
-
-
-def _render(value, context, env):
-    if isinstance(value, str):
-        return env.from_string(value).render(context)
-    if isinstance(value, list):
-        return [_render(v, context, env) for v in value]
-    if isinstance(value, dict):
-        return {k: _render(v, context, env) for k, v in value.items()}
-    return value
-
-
-def demo_contract():
-    """The role's defaults with their references to each other resolved (as Ansible does)."""
-    raw = yaml.safe_load(DEFAULTS.read_text())
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    values = dict(raw)
-    for _ in range(5):
-        values = {k: _render(v, values, env) for k, v in raw.items()}
-    return values
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.contract_defaults import contract as demo_contract
 
 
 def test_the_demo_defaults_hold():
@@ -92,7 +67,8 @@ def test_each_bad_value_is_named(name, value, message):
 
 
 def test_ports_given_as_extra_var_strings_are_ports():
-    assert contract_problems({"service_ports": {"blue": "8181", "green": "8182"}, "service_frontend_port": "8180"}) == []
+    ports = {"service_ports": {"blue": "8181", "green": "8182"}, "service_frontend_port": "8180"}
+    assert contract_problems(ports) == []
 
 
 def test_the_frontend_cannot_be_the_stats_port():

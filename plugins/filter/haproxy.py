@@ -24,6 +24,12 @@ options:
     description: Backend name.
     type: str
     required: true
+  absent_ok:
+    description:
+      - What a backend the CSV does not list gives; V(false) fails naming the backends it
+        lists, V(true) returns no servers (a service not yet in front of HAProxy).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -48,9 +54,12 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import haproxy
 
 
-def haproxy_servers(csv_text, backend):
+def haproxy_servers(csv_text, backend, absent_ok=False):
     try:
-        return haproxy.current_servers(haproxy.parse_show_stat(csv_text), backend)
+        rows = haproxy.parse_show_stat(csv_text)
+        if absent_ok and backend not in haproxy.backend_names(rows):
+            return {}
+        return haproxy.current_servers(rows, backend)
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError("haproxy_servers: %s" % exc) from exc
 

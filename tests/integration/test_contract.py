@@ -8,6 +8,7 @@ back), while the demo keeps serving every request and none of its files change.
 """
 
 import json
+import time
 
 import pytest
 import yaml
@@ -79,17 +80,21 @@ def renamed_inventory(tmp_path_factory):
 
 
 def _cleanup():
-    """Take the renamed service off the lab, so later modules find only the demo."""
+    """Take the renamed service off the lab (before, in case a run left it, and after), so
+    this module starts from the demo alone and later modules find only the demo."""
     for host in APP_HOSTS:
         lab_host(host).run("systemctl disable --now orders-app@blue orders-app@green; "
-                           "rm -f /etc/systemd/system/orders-app@.service; systemctl daemon-reload")
-    lab_host("lb1").run("rm -f /etc/haproxy/conf.d/orders.cfg /etc/prometheus/fleetops.d/orders.json "
-                        "/etc/prometheus/rules/slo-orders.yml && systemctl reload haproxy prometheus")
+                           "rm -rf /etc/systemd/system/orders-app@.service* /srv/orders /etc/orders /var/lib/orders "
+                           "/var/lib/fleetops/orders /var/backups/fleetops/orders; systemctl daemon-reload")
+    lab_host("lb1").run("rm -rf /etc/haproxy/conf.d/orders.cfg /etc/prometheus/fleetops.d/orders.json "
+                        "/etc/prometheus/rules/slo-orders.yml /var/lib/fleetops/orders "
+                        "&& systemctl reload haproxy prometheus")
 
 
 @pytest.fixture(scope="module")
 def renamed(converged, renamed_inventory, tmp_path_factory):
     """The renamed service converged at 1.0.0 beside the demo, and the demo's files before."""
+    _cleanup()
     before = _demo_fingerprint()
     with Traffic() as demo_traffic:
         result = run_playbook("site.yml", {"service_version": "1.0.0"}, tmp_path=tmp_path_factory.mktemp("site"),
@@ -120,7 +125,7 @@ def test_the_renamed_service_runs_beside_the_demo(renamed):
     assert "demo" not in config
     targets = json.loads(lb.file("/etc/prometheus/fleetops.d/orders.json").content_string)
     assert {t["labels"]["job"] for t in targets} == {"orders"}
-    assert sorted(t["targets"][0].rsplit(":", 1)[1] for t in targets) == ["8181", "8182"] * len(APP_HOSTS)
+    assert sorted(t["targets"][0].rsplit(":", 1)[1] for t in targets) == sorted(["8181", "8182"] * len(APP_HOSTS))
     for host in APP_HOSTS:
         app = lab_host(host)
         assert app.service("orders-app@blue").is_running
@@ -155,6 +160,7 @@ def test_the_renamed_service_rolls_back_a_bad_release(renamed, renamed_inventory
         result = run_playbook("deploy.yml", {"deploy_version": "3.0.0", **FAST_GATE}, tmp_path=tmp_path,
                               extra_inventory=renamed_inventory)
         after_rollback = traffic.mark()
+        time.sleep(3)
     assert result.rc != 0
     message = " ".join(result.failure_messages())
     assert "gate failed at 10% of traffic on 3.0.0" in message, message

@@ -61,7 +61,7 @@ LB = "10.89.77.10"
 URL = "http://%s/" % LB
 APP_HOSTS = {"app1": "10.89.77.11", "app2": "10.89.77.12", "app3": "10.89.77.13"}
 LAB_KEY = os.path.join(REPO, "lab", ".state", "id_ed25519")
-LEDGER = "/var/lib/fleetops/ledger.jsonl"
+LEDGER = "/var/lib/fleetops/demo/ledger.jsonl"
 GOOD = ("2.0.0", "1.0.0")
 STAGES = (10, 50, 100)
 

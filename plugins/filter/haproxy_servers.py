@@ -24,6 +24,12 @@ options:
     description: Backend name.
     type: str
     required: true
+  absent_ok:
+    description:
+      - What a backend the CSV does not list gives; V(false) fails naming the backends it
+        lists, V(true) returns no servers (a service not yet in front of HAProxy).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -48,12 +54,15 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils import haproxy
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
-def _servers(csv_text, backend):
-    return haproxy.current_servers(haproxy.parse_show_stat(csv_text), backend)
+def _servers(csv_text, backend, absent_ok):
+    rows = haproxy.parse_show_stat(csv_text)
+    if absent_ok and backend not in haproxy.backend_names(rows):
+        return {}
+    return haproxy.current_servers(rows, backend)
 
 
-def haproxy_servers(csv_text, backend):
-    return wrap("haproxy_servers", _servers, csv_text, backend)
+def haproxy_servers(csv_text, backend, absent_ok=False):
+    return wrap("haproxy_servers", _servers, csv_text, backend, absent_ok)
 
 
 class FilterModule(object):

@@ -29,7 +29,7 @@ def deploy(version, tmp_path, **extra):
 
 
 def ledger(host):
-    out = lab_host(host).run("cat /var/lib/fleetops/ledger.jsonl")
+    out = lab_host(host).run("cat /var/lib/fleetops/demo/ledger.jsonl")
     assert out.rc == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 

@@ -38,7 +38,7 @@ def records(path):
 def host_state():
     """What a deploy would change on the app hosts: slot links, ledger, unit states."""
     command = ("readlink /opt/demo/current-blue /opt/demo/current-green; "
-               "sha256sum /var/lib/fleetops/*ledger* 2>/dev/null; "
+               "sha256sum /var/lib/fleetops/demo/*ledger* 2>/dev/null; "
                "systemctl is-active demo@blue demo@green; ls /opt/demo/releases")
     return {host: lab_host(host).run(command).stdout for host in APP_HOSTS}
 

@@ -256,7 +256,7 @@ def test_dr_drill_on_a_fresh_spare(backed_up, tmp_path):
         version = json.loads(spare.run("curl -fsS http://127.0.0.1:8081/version").stdout)
         assert version["version"] == report["backup"]["release"]
         assert spare.file("/etc/demo/demo.ini").sha256sum == lab_host("app2").file("/etc/demo/demo.ini").sha256sum
-        record = json.loads(run("app2", "cat /var/lib/fleetops/drill-demo.json"))
+        record = json.loads(run("app2", "cat /var/lib/fleetops/demo/drill.json"))
         assert record["passed"] and record["target"] == "spare1"
         print("drill RTO %.1f s, RPO %.1f s, phases %s" % (report["rto_seconds"], report["rpo_seconds"],
                                                            {p["name"]: p["seconds"] for p in report["phases"]}))

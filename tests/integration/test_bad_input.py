@@ -10,6 +10,8 @@ def _live_files():
     lb = lab_host("lb1")
     return {
         "haproxy": lb.file("/etc/haproxy/haproxy.cfg").sha256sum,
+        "haproxy_service": lb.file("/etc/haproxy/conf.d/demo.cfg").sha256sum,
+        "haproxy service": lb.file("/etc/haproxy/conf.d/demo.cfg").sha256sum,
         "prometheus": lb.file("/etc/prometheus/prometheus.yml").sha256sum,
         "app1": lab_host("app1").file("/opt/demo/current-blue").linked_to,
     }

@@ -119,12 +119,12 @@ def test_deploy_is_refused_while_another_holds_the_lock(tmp_path):
         "pid": 1,
         "host": "elsewhere",
     }
-    lb.run("mkdir -p /var/lib/fleetops && echo '%s' > /var/lib/fleetops/deploy.lock" % json.dumps(lock))
+    lb.run("mkdir -p /var/lib/fleetops/demo && echo '%s' > /var/lib/fleetops/demo/deploy.lock" % json.dumps(lock))
     before = {name: ledger(name) for name in APP_HOSTS}
     try:
         result = deploy("1.0.0", tmp_path)
     finally:
-        lb.run("rm -f /var/lib/fleetops/deploy.lock")
+        lb.run("rm -f /var/lib/fleetops/demo/deploy.lock")
     assert result.rc != 0
     message = " ".join(result.failure_messages())
     assert "is held by alice run 42" in message and "CHG-7" in message, message
@@ -147,4 +147,4 @@ def test_deploy_refuses_to_run_as_one_slice_of_a_sliced_awx_job(tmp_path):
                               "'Deploy web' (job_slice_count > 1)"), message
     assert result.changed() == 0, result.changed_tasks()
     assert {name: ledger(name) for name in APP_HOSTS} == before
-    assert not lab_host("lb1").file("/var/lib/fleetops/deploy.lock").exists
+    assert not lab_host("lb1").file("/var/lib/fleetops/demo/deploy.lock").exists

@@ -195,8 +195,8 @@ def test_a_deploy_never_installs_into_a_slot_that_serves_another_release(tmp_pat
     for name, slot in idle.items():
         record = {"ts": "2100-01-01T00:00:00.000Z", "run_id": "test-guard", "event": "promoted",
                   "release": "2.0.0", "slot": slot, "operator": "test", "checksum": ""}
-        lab_host(name).run("cp /var/lib/fleetops/ledger.jsonl /tmp/ledger.bak && echo '%s' >> "
-                           "/var/lib/fleetops/ledger.jsonl" % json.dumps(record))
+        lab_host(name).run("cp /var/lib/fleetops/demo/ledger.jsonl /tmp/ledger.bak && echo '%s' >> "
+                           "/var/lib/fleetops/demo/ledger.jsonl" % json.dumps(record))
     try:
         before = lab_state()
         with Traffic() as traffic:
@@ -204,7 +204,7 @@ def test_a_deploy_never_installs_into_a_slot_that_serves_another_release(tmp_pat
         after = lab_state()
     finally:
         for name in APP_HOSTS:
-            lab_host(name).run("mv /tmp/ledger.bak /var/lib/fleetops/ledger.jsonl")
+            lab_host(name).run("mv /tmp/ledger.bak /var/lib/fleetops/demo/ledger.jsonl")
     assert result.rc != 0
     message = " ".join(result.failure_messages())
     assert "carries traffic on app1, app2, app3 and runs 1.0.0, not 4.1.0: installing 4.1.0 there would restart " \

@@ -7,7 +7,7 @@ import json
 from conftest import APP_HOSTS, lab_host, run_playbook
 from lab_helpers_audit import lab_command, spares_inventory
 
-DRILL_RECORD = "/var/lib/fleetops/drill-demo.json"
+DRILL_RECORD = "/var/lib/fleetops/demo/drill.json"
 
 
 def assess(tmp_path, name, **extravars):

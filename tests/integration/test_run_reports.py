@@ -34,8 +34,8 @@ from conftest import (
 )
 from lab_helpers_ops import extra_inventory, unused_lab_address
 
-LEDGER = "/var/lib/fleetops/ledger.jsonl"
-LOCK = "/var/lib/fleetops/deploy.lock"
+LEDGER = "/var/lib/fleetops/demo/ledger.jsonl"
+LOCK = "/var/lib/fleetops/demo/deploy.lock"
 
 # Short analysis (as in test_deploy.py); no stage of these tests has to pass.
 FAST_GATE = {

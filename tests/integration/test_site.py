@@ -83,7 +83,8 @@ def _fingerprint():
     for name in list(APP_HOSTS) + ["lb1"]:
         out = lab_host(name).run(
             "readlink /opt/demo/current-blue /opt/demo/current-green; ls /opt/demo/releases 2>/dev/null; "
-            "md5sum /etc/demo/* /etc/haproxy/haproxy.cfg /etc/prometheus/prometheus.yml 2>/dev/null; "
+            "md5sum /etc/demo/* /etc/haproxy/haproxy.cfg /etc/haproxy/conf.d/* /etc/prometheus/prometheus.yml "
+            "/etc/prometheus/fleetops.d/* 2>/dev/null; "
             "systemctl is-active demo@blue demo@green haproxy prometheus"
         )
         parts.append(name + ":" + out.stdout)

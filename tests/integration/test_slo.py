@@ -24,7 +24,7 @@ from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_pla
 REPO = Path(__file__).resolve().parents[2]
 DEMO_SLOS = yaml.safe_load((REPO / "roles" / "slo" / "defaults" / "main.yml").read_text())["slo_definitions"]
 PROMETHEUS = "http://%s:9090" % LB_ADDRESS
-RULES = "/etc/prometheus/rules/slo.yml"
+RULES = "/etc/prometheus/rules/slo-demo.yml"
 ALERTS_DIR = "/var/lib/fleetops/alerts"
 
 
@@ -363,7 +363,7 @@ def slo_rules_error(slo):
 def test_an_exhausted_budget_refuses_a_normal_change_with_the_numbers(converged, tmp_path):
     exhaust_the_lab_budget()
     log = tmp_path / "budget.jsonl"
-    before = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/ledger.jsonl")
+    before = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/demo/ledger.jsonl")
                                  for name in APP_HOSTS}
     result = run_playbook("deploy.yml", {"deploy_version": "2.0.0", **GATE, **POLICY,
                                          "deploy_budget_log": str(log)}, tmp_path=tmp_path)
@@ -374,7 +374,7 @@ def test_an_exhausted_budget_refuses_a_normal_change_with_the_numbers(converged,
     assert "Only an emergency or security change (deploy_change_type) may deploy now; nothing was changed" in message
     # The only change is the record of the refusal on the controller.
     assert {task.split(": ", 1)[1] for task in result.changed_tasks()} == {"Record a refused change on the controller"}
-    after = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/ledger.jsonl")
+    after = serving_version(), {name: lab_host(name).check_output("wc -l < /var/lib/fleetops/demo/ledger.jsonl")
                                 for name in APP_HOSTS}
     assert after == before
     records = [json.loads(line) for line in log.read_text().splitlines()]
@@ -399,7 +399,7 @@ def test_a_good_release_passes_the_gate_derived_from_the_slos_as_an_emergency_ch
     assert latency["verdict"] == "pass" and latency["stage_quantile"] < 0.2, latency
     assert time.monotonic() - started < 600
     for name in APP_HOSTS:
-        ledger = [json.loads(line) for line in lab_host(name).check_output("cat /var/lib/fleetops/ledger.jsonl")
+        ledger = [json.loads(line) for line in lab_host(name).check_output("cat /var/lib/fleetops/demo/ledger.jsonl")
                   .splitlines()]
         started_record = [r for r in ledger if r["release"] == "2.0.0" and r["event"] == "started"][-1]
         policy = started_record["details"]["error_budget_policy"]

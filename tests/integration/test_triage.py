@@ -115,7 +115,8 @@ def write_ledger(host):
         {"ts": stamp(30), "run_id": "triage-test", "event": "rolled_back", "release": "0.0.0-triage"},
     ]
     lines = "".join(json.dumps(r) + "\n" for r in records)
-    run(host, "install -d /var/lib/fleetops && printf %%s %s >> /var/lib/fleetops/ledger.jsonl" % shlex.quote(lines))
+    run(host, "install -d /var/lib/fleetops/demo && printf %%s %s >> /var/lib/fleetops/demo/ledger.jsonl"
+        % shlex.quote(lines))
 
 
 def remove(host):

@@ -35,3 +35,12 @@ def test_unknown_backend_is_named():
         AnsibleFilterError, match=r"haproxy_servers: backend: no proxy named 'web' in show stat \(backends: demo\)"
     ):
         haproxy_servers(csv_text, "web")
+
+
+def test_an_absent_backend_gives_no_servers_when_asked():
+    csv_text = "\n".join([HEADER, _row("demo", "app1-blue", "UP", 256), _row("demo", "BACKEND", "UP", 256)])
+    assert haproxy_servers(csv_text, "orders", absent_ok=True) == {}
+    assert haproxy_servers(csv_text, "demo", absent_ok=True) == {"app1-blue": {"weight": 256, "admin": "ready"}}
+    with pytest.raises(AnsibleFilterError) as info:
+        haproxy_servers(csv_text, "orders")
+    assert str(info.value) == "haproxy_servers: backend: no proxy named 'orders' in show stat (backends: demo)"

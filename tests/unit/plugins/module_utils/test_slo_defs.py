@@ -9,11 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_defs
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.contract_defaults import role_default
 
 ROOT = Path(__file__).resolve().parents[4]
-DEMO = yaml.safe_load((ROOT / "roles" / "slo" / "defaults" / "main.yml").read_text())["slo_definitions"]
+# The slo role's defaults, over the service contract's metric names and job (the demo's).
+DEMO = role_default("slo", "slo_definitions")
 
 
 def test_the_five_demo_slos_are_valid_and_say_what_the_issue_asks():

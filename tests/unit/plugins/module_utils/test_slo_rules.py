@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo_rules
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.contract_defaults import role_default
 
 ROOT = Path(__file__).resolve().parents[4]
-DEMO = yaml.safe_load((ROOT / "roles" / "slo" / "defaults" / "main.yml").read_text())["slo_definitions"]
+# The slo role's defaults, over the service contract's metric names and job (the demo's).
+DEMO = role_default("slo", "slo_definitions")
 
 
 def group(name):

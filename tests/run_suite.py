@@ -48,7 +48,8 @@ INTEGRATION_GROUPS = {
     "itbackup": ["test_backup.py"],
     "itgate": ["test_gate.py"],
     "itslo": ["test_slo.py"],
-    "itaudit": ["test_audit.py", "test_awx_runner.py", "test_maintenance.py", "test_readiness.py"],
+    "itaudit": ["test_audit.py", "test_awx_runner.py", "test_maintenance.py", "test_readiness.py",
+                "test_contract.py"],
     "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py", "test_run_reports.py"],
 }
 

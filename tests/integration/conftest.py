@@ -240,6 +240,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_awx_runner.py",
     "test_maintenance.py",
     "test_readiness.py",
+    "test_contract.py",
     "test_operator.py",
 ]
 

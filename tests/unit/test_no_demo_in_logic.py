@@ -19,9 +19,9 @@ CONTRACT = ROOT / "roles" / "service_contract"
 # Module option defaults that document the example service, and error-message examples.
 # Each entry: (file, the code line, stripped) -> why it may name the demo.
 ALLOWED_PLUGIN_LINES = {
-    ("plugins/module_utils/gate_providers.py", '"requests": "demo_http_requests_total",'):
+    ("plugins/module_utils/gate_plan.py", '"requests": "demo_http_requests_total",'):
         "slo_gate's documented default metric; roles pass the contract's service_metric_requests",
-    ("plugins/module_utils/gate_providers.py", '"latency": "demo_http_request_duration_seconds",'):
+    ("plugins/module_utils/gate_plan.py", '"latency": "demo_http_request_duration_seconds",'):
         "slo_gate's documented default metric; roles pass the contract's service_metric_latency",
     ("plugins/modules/capacity_report.py", 'selector=dict(type="str", default=\'{job="demo"}\'),'):
         "capacity_report's documented default; capacity_report.yml passes the contract's values",

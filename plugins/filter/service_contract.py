@@ -8,35 +8,29 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import service_contract
-
-
-def _wrap(name, func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
 def service_contract_problems(contract):
     """Messages for service_* variables set wrong, empty when the contract holds."""
-    return _wrap("service_contract_problems", service_contract.contract_problems, contract)
+    return wrap("service_contract_problems", service_contract.contract_problems, contract)
 
 
 def slot_unit(unit, slot):
     """The systemd unit of a slot: service_unit with {slot} replaced."""
-    return _wrap("slot_unit", service_contract.unit_name, unit, slot)
+    return wrap("slot_unit", service_contract.unit_name, unit, slot)
 
 
 def unit_template(unit):
     """The template unit file name behind service_unit."""
-    return _wrap("unit_template", service_contract.unit_template, unit)
+    return wrap("unit_template", service_contract.unit_template, unit)
 
 
 def service_selector(job, labels=None):
     """A Prometheus label selector of the service's series."""
     if labels is not None and not isinstance(labels, dict):
         raise AnsibleFilterError("service_selector: labels must be a dict, got %r" % (labels,))
-    return _wrap("service_selector", service_contract.prometheus_selector, job, **(labels or {}))
+    return wrap("service_selector", service_contract.prometheus_selector, job, **(labels or {}))
 
 
 class FilterModule(object):

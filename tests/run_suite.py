@@ -121,6 +121,7 @@ def group_step(lab, modules, keep_lab):
     # keeps only the 3 newest session dirs and deletes older ones, also those of groups
     # still running (seen as a group dying with rc 254 and no failure message).
     basetemp = REPO / ".build" / "pytest-tmp" / lab
+    basetemp.parent.mkdir(parents=True, exist_ok=True)  # pytest makes only the last component
     command = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "--junitxml", str(junit),
                "--basetemp", str(basetemp)]
     command += [str(INTEGRATION / module) for module in modules]

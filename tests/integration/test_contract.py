@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
+from deploy_helpers import FAST_GATE
 
 RENAMED = {
     "service_name": "orders",
@@ -28,18 +29,6 @@ RENAMED = {
 }
 RENAMED_URL = "http://%s:%d/" % (LB_ADDRESS, RENAMED["service_frontend_port"])
 LEDGER = "/var/lib/fleetops/orders/ledger.jsonl"
-# Short analysis, as in test_deploy.py: 3 samples of 3 s per stage, a loose sequential test.
-FAST_GATE = {
-    "deploy_analysis_window": 9,
-    "deploy_analysis_interval": 3,
-    "deploy_analysis_max_window": 90,
-    "deploy_gate_false_rollback_rate": 0.1,
-    "deploy_gate_false_promotion_rate": 0.1,
-    "deploy_gate_conditions": [
-        {"type": "error_ratio", "threshold": 0.01, "sustained_for": 2, "min_requests": 20},
-        {"type": "health"},
-    ],
-}
 # The demo's files the second service must never touch.
 DEMO_FILES = {
     "lb1": ["/etc/haproxy/conf.d/demo.cfg", "/etc/prometheus/fleetops.d/demo.json",

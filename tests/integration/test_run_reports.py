@@ -32,23 +32,12 @@ from conftest import (
     lab_host,
     run_playbook,
 )
+from deploy_helpers import FAST_GATE
 from lab_helpers_ops import extra_inventory, unused_lab_address
 
 LEDGER = "/var/lib/fleetops/demo/ledger.jsonl"
 LOCK = "/var/lib/fleetops/demo/deploy.lock"
 
-# Short analysis (as in test_deploy.py); no stage of these tests has to pass.
-FAST_GATE = {
-    "deploy_analysis_window": 9,
-    "deploy_analysis_interval": 3,
-    "deploy_analysis_max_window": 90,
-    "deploy_gate_false_rollback_rate": 0.1,
-    "deploy_gate_false_promotion_rate": 0.1,
-    "deploy_gate_conditions": [
-        {"type": "error_ratio", "threshold": 0.01, "sustained_for": 2, "min_requests": 20},
-        {"type": "health"},
-    ],
-}
 
 
 def ledger(host):

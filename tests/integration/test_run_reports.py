@@ -32,7 +32,7 @@ from conftest import (
     lab_host,
     run_playbook,
 )
-from deploy_helpers import FAST_GATE
+from deploy_helpers import FAST_GATE, server_weights
 from lab_helpers_ops import extra_inventory, unused_lab_address
 
 LEDGER = "/var/lib/fleetops/demo/ledger.jsonl"
@@ -45,17 +45,6 @@ def ledger(host):
     assert out.rc == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
-
-def server_weights():
-    """Weight of each UP server of the demo backend."""
-    stat = lab_host("lb1").run("echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
-    header = stat.stdout.splitlines()[0].lstrip("# ").split(",")
-    weights = {}
-    for line in stat.stdout.splitlines()[1:]:
-        row = dict(zip(header, line.split(",")))
-        if row.get("pxname") == "demo" and row["svname"] not in ("FRONTEND", "BACKEND") and row["status"] == "UP":
-            weights[row["svname"]] = int(row["weight"] or 0)
-    return weights
 
 
 def serving():

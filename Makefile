@@ -84,7 +84,7 @@ molecule: setup molecule-run  ## check -> converge -> idempotence -> verify on f
 molecule-run:  ## molecule alone, once setup is done (tests/run_suite.py runs it beside the integration groups)
 	bash lab/lab.sh image
 	podman network exists fleetops-mol || podman network create fleetops-mol >/dev/null
-	$(BIN)/molecule test -s default
+	bash molecule/run.sh default
 
 clean: lab-down
 	rm -rf .build dist

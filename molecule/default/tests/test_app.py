@@ -2,7 +2,9 @@
 
 import json
 
-testinfra_hosts = ["ansible://app"]
+from podman_hosts import podman_hosts
+
+testinfra_hosts = podman_hosts("app")
 
 
 def test_blue_slot_is_active_and_listening(host):

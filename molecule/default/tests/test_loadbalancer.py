@@ -2,7 +2,9 @@
 
 import json
 
-testinfra_hosts = ["ansible://loadbalancers"]
+from podman_hosts import podman_hosts
+
+testinfra_hosts = podman_hosts("loadbalancers")
 
 
 def test_haproxy_serves_the_app(host):

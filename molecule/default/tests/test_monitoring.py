@@ -3,7 +3,9 @@
 import json
 import time
 
-testinfra_hosts = ["ansible://monitoring"]
+from podman_hosts import podman_hosts
+
+testinfra_hosts = podman_hosts("monitoring")
 
 
 def test_every_blue_slot_target_is_up(host):

@@ -112,6 +112,27 @@ def ledgerly_backed_up(converged, inventories, tmp_path_factory):
         _cleanup()
 
 
+# Checked against ledgerly's contract (its slots), in Python, before any host changes; the
+# other refusals are the demo's in test_backup.py and every one is unit-tested.
+BAD_INPUT = [
+    ({"drill_slot": "red"}, "backup_drill_slot=red: must be one of the service's slots (blue, green)"),
+    ({"drill_ready_timeout": 0}, "backup_drill_ready_timeout=0: must be a whole number of seconds, 1 or more"),
+]
+
+
+@pytest.mark.parametrize("extravars, expected", BAD_INPUT, ids=["slot", "ready-timeout"])
+def test_bad_drill_input_is_refused_before_anything_changes(lab, inventories, tmp_path, extravars, expected):
+    before = {host: lab_host(host).run("ls /var/backups/fleetops /var/lib/fleetops").stdout for host in APP_HOSTS}
+    result = run_playbook("dr_drill.yml", {"drill_source": SOURCE, "drill_target": TARGET, **extravars},
+                          tmp_path=tmp_path, extra_inventory=inventories["with_spares"])
+    assert result.rc != 0
+    messages = " ".join(result.failure_messages())
+    assert expected in messages, messages
+    assert result.changed() == 0, result.changed_tasks()
+    assert {host: lab_host(host).run("ls /var/backups/fleetops /var/lib/fleetops").stdout
+            for host in APP_HOSTS} == before
+
+
 def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up, inventories, tmp_path):
     source = ledgerly_backed_up
     lab("down", "--hosts", TARGET)

@@ -4,8 +4,9 @@ ledgerly (examples/ledgerly: Node.js, journal files for state, every name differ
 from the demo's) is converged on the lab by site.yml from an inventory file that holds
 only its contract values (examples/ledgerly/service_vars.yml), layered on the lab's.
 Entries are written on app1, app1 is backed up, and the backup is drilled onto a fresh
-spare: the restored balances' checksum must equal the source's, the service's own state
-check must agree, and the report must measure RTO and RPO. ledgerly is taken off the lab
+spare (host_loss, and data_corruption, which damages the journal files first): the
+restored balances' checksum must equal the source's, the service's own state check must
+agree, and the report must measure RTO and RPO. ledgerly is taken off the lab
 before and after, so the modules around this one find only the demo.
 """
 
@@ -133,7 +134,11 @@ def test_bad_drill_input_is_refused_before_anything_changes(lab, inventories, tm
             for host in APP_HOSTS} == before
 
 
-def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up, inventories, tmp_path):
+# host_loss restores config and state; data_corruption first overwrites every journal file
+# the backup names on the fresh install, then restores the state only.
+@pytest.mark.parametrize("scenario, what", [("host_loss", "both"), ("data_corruption", "state")])
+def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up, inventories, tmp_path,
+                                                              scenario, what):
     source = ledgerly_backed_up
     lab("down", "--hosts", TARGET)
     lab("up", "--hosts", TARGET)
@@ -141,7 +146,7 @@ def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up
         reports = tmp_path / "drills"
         started = time.monotonic()
         result = run_playbook("dr_drill.yml", {"drill_source": SOURCE, "drill_target": TARGET,
-                                               "drill_report_dir": str(reports)},
+                                               "drill_scenario": scenario, "drill_report_dir": str(reports)},
                               tmp_path=tmp_path / "run", extra_inventory=inventories["with_spares"])
         wall = time.monotonic() - started
         assert result.rc == 0, (result.failure_messages(), result.stdout[-3000:])
@@ -149,6 +154,18 @@ def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up
         [junit_file] = reports.glob("drill-%s-%s-*.xml" % (SOURCE, TARGET))
         report = json.loads(report_file.read_text())
         assert report["passed"] and report["failed_checks"] == [], report["checks"]
+        assert (report["scenario"], report["what"]) == (scenario, what)
+        [restore] = [e["event_data"]["res"] for e in result.events if e["event"] == "runner_on_ok"
+                     and e["event_data"].get("task", "").startswith("Restore from the backup")]
+        roots = [path for kind, path in (("config", SERVICE_VARS["service_config_dir"]),
+                                         ("state", SERVICE_VARS["service_state_dir"])) if what in ("both", kind)]
+        assert restore["what"] == what and restore["targets"] == roots, restore
+        assert restore["manifest"]["members"], restore
+        assert all(any(f == r or f.startswith(r + "/") for r in roots) for f in restore["files"]), restore["files"]
+        if scenario == "data_corruption":
+            damaged = [e["event_data"]["res"] for e in result.events if e["event"] == "runner_on_ok"
+                       and e["event_data"].get("task", "") == "Corrupt the state files (data_corruption)"]
+            assert damaged and damaged[0]["results"], damaged  # the journal was damaged before the restore
         assert [p["name"] for p in report["phases"]] == ["fetch", "install", "restore", "start", "healthy"]
         # RTO and RPO measured: the drill's own clock, not a constant.
         assert 0 < report["rto_seconds"] < report["rto_target"] == 3600
@@ -171,8 +188,8 @@ def test_ledgerly_drill_on_a_fresh_spare_restores_its_journal(ledgerly_backed_up
         assert (restored["accounts"], restored["entries"]) == (source["accounts"], source["entries"])
         record = json.loads(run(SOURCE, "cat %s" % DRILL_RECORD))
         assert record["passed"] and record["target"] == TARGET
-        print("ledgerly drill RTO %.1f s, RPO %.1f s, phases %s, playbook %.1f s"
-              % (report["rto_seconds"], report["rpo_seconds"],
+        print("ledgerly drill %s RTO %.1f s, RPO %.1f s, phases %s, playbook %.1f s"
+              % (scenario, report["rto_seconds"], report["rpo_seconds"],
                  {p["name"]: p["seconds"] for p in report["phases"]}, wall))
     finally:
         lab("down", "--hosts", TARGET)

@@ -6,13 +6,19 @@ restore_check, drill_report, backup_fleet_report, durations).
 Each filter is documented in its sidecar file next to this one (``backup_live_slot.yml``,
 ``backup_restore_what.yml``, ``drill_scenario_what.yml``, ``positive_seconds.yml``,
 ``backup_manifest_compare.yml``, ``drill_report.yml``, ``drill_junit.yml``,
-``backup_fleet_report.yml``, ``backup_fleet_table.yml``).
+``backup_fleet_report.yml``, ``backup_fleet_table.yml``, ``drill_inputs.yml``,
+``drill_damage.yml``).
 """
 
 from __future__ import annotations
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_fleet_report as fleet_utils
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import backup_report, durations, restore_check
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import (
+    backup_report,
+    drill_plan,
+    durations,
+    restore_check,
+)
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import drill_report as drill_utils
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
@@ -35,6 +41,14 @@ def positive_seconds(value, option):
 
 def backup_manifest_compare(manifest, what, stats):
     return wrap("backup_manifest_compare", restore_check.manifest_compare, manifest, what, stats)
+
+
+def drill_inputs(params, hosts, prefix=drill_plan.DEFAULT_PREFIX):
+    return wrap("drill_inputs", drill_plan.drill_inputs, params, hosts, prefix)
+
+
+def drill_damage(manifest, scenario):
+    return wrap("drill_damage", drill_plan.drill_damage, manifest, scenario)
 
 
 def drill_report(drill):
@@ -62,6 +76,8 @@ class FilterModule(object):
             "drill_scenario_what": drill_scenario_what,
             "positive_seconds": positive_seconds,
             "backup_manifest_compare": backup_manifest_compare,
+            "drill_inputs": drill_inputs,
+            "drill_damage": drill_damage,
             "drill_report": drill_report,
             "drill_junit": drill_junit,
             "backup_fleet_report": backup_fleet_report,

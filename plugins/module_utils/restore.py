@@ -408,4 +408,7 @@ def _result(request, sidecar, scan, targets):
         changed=True, archive=request["path"], what=request["what"], metadata=sidecar["metadata"],
         targets=[t["target"] for t in targets], files=_files_of(scan, targets), safety_backup=None,
         recovered=[], dropped_mode_bits=[],
+        # The MANIFEST as read from the archive (bounded) and checked against every member
+        # and the sidecar: what a caller compares the restored files with.
+        manifest=scan.manifest, manifest_sha256=scan.manifest_sha256,
     )

@@ -162,6 +162,21 @@ recovered:
   type: list
   elements: str
   sample: []
+manifest:
+  description:
+    - The archive's MANIFEST (C(format), C(paths), C(members) with C(path), C(type), C(mode), C(size), C(sha256)),
+      read from the archive in the same bounded pass that checked every member against it and its sha256 against
+      the sidecar; compare the restored files with it (filter C(fleetops.lifecycle.backup_manifest_compare)).
+  returned: always
+  type: dict
+  sample:
+    {format: 1, paths: [{kind: state, name: demo, path: /var/lib/demo, type: dir}],
+     members: [{path: state/demo/state.db, type: file, mode: "0640", size: 8192, sha256: "9f86d0..."}]}
+manifest_sha256:
+  description: sha256 of the MANIFEST, equal to the sidecar's C(manifest_sha256).
+  returned: always
+  type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 metadata:
   description: The archive's metadata.
   returned: always

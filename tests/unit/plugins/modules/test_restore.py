@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
+import subprocess
 import tarfile
 from unittest import mock
 
@@ -12,6 +16,7 @@ import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import restore as restore_utils
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.archive_safety import unsafe_members
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_verify import scan_archive
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.restore_check import manifest_compare
 from ansible_collections.fleetops.lifecycle.plugins.modules import restore
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.backup_fixtures import (
     Service,
@@ -108,6 +113,33 @@ def test_check_mode_reports_and_touches_nothing(service):
     assert result["changed"] is True and result["safety_backup_planned"] is True
     assert os.path.join(service.state, "state.db") in result["files"]
     assert dir_listing(service.base) == before
+
+
+def _archive_manifest(archive):
+    """The MANIFEST read independently with tarfile (what the drill used to read with zstd | tar)."""
+    data = subprocess.run(["zstd", "-dcq", archive], check=True, stdout=subprocess.PIPE).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return json.loads(tar.extractfile("MANIFEST").read())
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["restore", "check-mode"])
+def test_restore_returns_the_manifest_it_verified(service, check_mode):
+    archive = service.backup()["archive"]
+    result = run(dict(path=archive, what="state"), check_mode=check_mode)
+    assert result["manifest"] == _archive_manifest(archive)
+    sidecar = json.loads(open(archive + ".json").read())
+    assert result["manifest_sha256"] == sidecar["manifest_sha256"]
+    # The restored files compare clean against it (what the DR drill does).
+    stats = {path: dict(exists=True, isdir=os.path.isdir(path), islnk=os.path.islink(path),
+                        size=os.path.getsize(path), checksum=_sha256(path) if os.path.isfile(path) else None)
+             for path in result["files"]}
+    compared = manifest_compare(result["manifest"], "state", stats)
+    assert compared["ok"] and compared["checked"] == len(result["files"]), compared
+
+
+def _sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def test_dest_root_restores_elsewhere(service, tmp_path):

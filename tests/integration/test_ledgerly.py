@@ -1,0 +1,233 @@
+"""The second example service, ledgerly (examples/ledgerly), through its whole life cycle.
+
+ledgerly shares no name, port, path, metric or stack with the demo. An inventory file
+that loads only examples/ledgerly/service_vars.yml, layered on the lab's, runs the
+collection's own playbooks on it, with no task file written for it: site converge,
+deploy of a good release (canary stages gated on ledgerly's own metrics), deploy of a bad
+one (rolled back), rollback.yml, backup and restore of its journal state, health_check,
+shutdown and startup, scale in and out. Traffic reaches both services all along and no
+request may fail; none of the demo's files change. Tests run in life-cycle order.
+"""
+
+import json
+import time
+
+import pytest
+import yaml
+from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from deploy_helpers import FAST_GATE
+
+VARS = yaml.safe_load((REPO / "examples" / "ledgerly" / "service_vars.yml").read_text())
+URL = "http://%s:%d/" % (LB_ADDRESS, VARS["service_frontend_port"])
+TOKEN = "lab-token-not-secret"  # the lab inventory's service_api_token
+LEDGER = "/var/lib/fleetops/ledgerly/ledger.jsonl"
+SLOTS = ("blue", "green")
+# The demo's files ledgerly must never touch (as in test_contract.py).
+DEMO_FILES = {
+    "lb1": ["/etc/haproxy/conf.d/demo.cfg", "/etc/prometheus/fleetops.d/demo.json",
+            "/etc/prometheus/rules/slo-demo.yml", "/var/lib/fleetops/demo/deploy.lock"],
+    "app": ["/etc/demo/demo.ini", "/etc/demo/demo.env", "/etc/systemd/system/demo@.service",
+            "/var/lib/fleetops/demo/ledger.jsonl"],
+}
+
+
+def ledgerly_traffic(**kwargs):
+    """Requests to ledgerly's frontend; its `GET /` names the release as `release`."""
+    return Traffic(url=URL, version_field="release", **kwargs)
+
+
+def run(host, command):
+    out = lab_host(host).run(command)
+    assert out.rc == 0, "%s: %s\n%s" % (host, command, out.stderr)
+    return out.stdout
+
+
+def demo_fingerprint():
+    """sha256 of the demo's files (absent ones too), and which demo slots run."""
+    prints = {}
+    for host in ["lb1", *APP_HOSTS]:
+        files = DEMO_FILES["lb1" if host == "lb1" else "app"]
+        prints[host] = lab_host(host).run(
+            "for f in %s; do sha256sum $f 2>/dev/null || echo absent $f; done" % " ".join(files)).stdout
+        if host != "lb1":
+            prints[host + " units"] = lab_host(host).run("systemctl is-active demo@blue demo@green").stdout
+    return prints
+
+
+def ledger(host):
+    return [json.loads(line) for line in run(host, "cat %s" % LEDGER).splitlines() if line.strip()]
+
+
+def live_slot(host):
+    for slot in SLOTS:
+        if lab_host(host).run("systemctl is-active --quiet ledgerly@%s" % slot).rc == 0:
+            return slot
+    raise AssertionError("no ledgerly slot runs on %s" % host)
+
+
+def host_get(host, path):
+    """GET a path of the ledgerly slot that runs on the host, from the host itself."""
+    port = VARS["service_ports"][live_slot(host)]
+    return json.loads(run(host, "curl -fsS http://127.0.0.1:%d%s" % (port, path)))
+
+
+def post_entries(host, account, amounts):
+    port = VARS["service_ports"][live_slot(host)]
+    for amount in amounts:
+        run(host, "curl -fsS -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
+                  "-d '{\"amount\": %d, \"memo\": \"lab\"}' http://127.0.0.1:%d/accounts/%s/entries"
+            % (TOKEN, amount, port, account))
+
+
+def served_release():
+    status, body = http_get(URL + "about")
+    assert status == 200, body
+    return json.loads(body)["release"]
+
+
+def pool():
+    """{server: (status, weight)} of ledgerly's HAProxy backend, from the runtime API."""
+    stat = run("lb1", "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
+    header = stat.splitlines()[0].lstrip("# ").split(",")
+    servers = {}
+    for line in stat.splitlines()[1:]:
+        row = dict(zip(header, line.split(",")))
+        if row.get("pxname") == VARS["service_backend"] and row["svname"] not in ("FRONTEND", "BACKEND"):
+            servers[row["svname"]] = (row["status"], int(row["weight"] or 0))
+    return servers
+
+
+def cleanup():
+    """Take ledgerly off the lab (before, in case a run left it, and after), so this module
+    starts from the demo alone and later modules find only the demo."""
+    for host in APP_HOSTS:
+        lab_host(host).run("systemctl disable --now ledgerly@blue ledgerly@green; "
+                           "rm -rf /etc/systemd/system/ledgerly@.service* /srv/ledgerly /etc/ledgerly /var/lib/ledgerly "
+                           "/var/log/ledgerly /var/lib/fleetops/ledgerly /var/backups/fleetops/ledgerly; "
+                           "systemctl daemon-reload")
+    lab_host("lb1").run("rm -rf /etc/haproxy/conf.d/ledgerly.cfg /etc/prometheus/fleetops.d/ledgerly.json "
+                        "/etc/prometheus/rules/slo-ledgerly.yml /var/lib/fleetops/ledgerly "
+                        "&& systemctl reload haproxy prometheus")
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    """An inventory file that loads ledgerly's contract variables, layered on the lab's."""
+    path = tmp_path_factory.mktemp("ledgerly") / "ledgerly.yml"
+    path.write_text(yaml.safe_dump({"all": {"vars": VARS}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(converged, inventory, tmp_path_factory):
+    """ledgerly converged at 1.0.0 beside the demo by site.yml, and the demo's files before."""
+    cleanup()
+    before = demo_fingerprint()
+    with Traffic() as demo_traffic:
+        result = run_playbook("site.yml", {"service_version": "1.0.0"}, tmp_path=tmp_path_factory.mktemp("site"),
+                              extra_inventory=inventory)
+    assert result.rc == 0, result.failure_messages()
+    yield {"demo_before": before, "demo_traffic": demo_traffic}
+    cleanup()
+
+
+def play(name, inventory, tmp_path, extravars=None, **kwargs):
+    return run_playbook(name, extravars or {}, tmp_path=tmp_path, extra_inventory=inventory, **kwargs)
+
+
+def assert_demo_untouched(site):
+    assert demo_fingerprint() == site["demo_before"]
+
+
+# ----------------------------------------------------------------------- site converge
+
+
+def test_site_converges_ledgerly_beside_the_demo(site):
+    demo_traffic = site["demo_traffic"]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert demo_traffic.ok > 0
+    assert_demo_untouched(site)
+    lb = lab_host("lb1")
+    config = lb.file("/etc/haproxy/conf.d/ledgerly.cfg").content_string
+    assert "backend ledgerly_pool" in config and "bind :8090" in config and "/health/ready" in config
+    assert "demo" not in config
+    targets = json.loads(lb.file("/etc/prometheus/fleetops.d/ledgerly.json").content_string)
+    assert {t["labels"]["job"] for t in targets} == {"ledgerly"}
+    assert {t["labels"]["__metrics_path__"] for t in targets} == {"/internal/metrics"}
+    for host in APP_HOSTS:
+        app = lab_host(host)
+        assert app.service("ledgerly@blue").is_running
+        assert app.file("/srv/ledgerly/current-blue").linked_to == "/srv/ledgerly/releases/1.0.0"
+        assert app.user("ledgerly").exists
+        assert app.file("/etc/ledgerly/ledgerly.env").mode == 0o600
+        assert json.loads(app.file("/etc/ledgerly/ledgerly.json").content_string)["state_dir"] == "/var/lib/ledgerly"
+        assert [r["event"] for r in ledger(host)] == ["installed"] or ledger(host)[-1]["release"] == "1.0.0"
+    assert {served_release() for _ in range(10)} == {"1.0.0"}
+    assert set(pool()) == {"%s-%s" % (host, slot) for host in APP_HOSTS for slot in SLOTS}
+    # Writes need the token, which is in the 0600 env file only, not in the config.
+    post_entries("app1", "rent", [12500, -2500])
+    assert host_get("app1", "/accounts/rent")["balance"] == "10000"
+    status, _ = http_get("http://%s/" % LB_ADDRESS)
+    assert status == 200
+
+
+# ------------------------------------------------------------------------------ deploys
+
+
+def test_a_good_release_is_promoted_through_the_canary_stages_on_ledgerly_metrics(site, inventory, tmp_path):
+    with ledgerly_traffic() as traffic, Traffic() as demo_traffic:
+        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.1.0", **FAST_GATE})
+    assert result.rc == 0, result.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert traffic.versions.get("1.1.0", 0) > 0 and traffic.versions.get("1.0.0", 0) > 0, traffic.versions
+    assert {served_release() for _ in range(10)} == {"1.1.0"}
+    for host in APP_HOSTS:
+        records = [r for r in ledger(host) if r["release"] == "1.1.0"]
+        assert [r["event"] for r in records] == ["started", "gate", "gate", "gate", "promoted"], records
+        gates = [r for r in records if r["event"] == "gate"]
+        print(json.dumps(gates, indent=1))
+        assert all(g["gate"]["verdict"] == "pass" for g in gates), gates
+        assert lab_host(host).service("ledgerly@green").is_running
+        assert not lab_host(host).service("ledgerly@blue").is_running
+        assert lab_host(host).file("/srv/ledgerly/current-green").linked_to == "/srv/ledgerly/releases/1.1.0"
+    assert_demo_untouched(site)
+
+
+def test_a_bad_release_is_rolled_back_automatically(site, inventory, tmp_path):
+    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.2.0", **FAST_GATE})
+        after_rollback = traffic.mark()
+        time.sleep(3)
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "gate failed at 10% of traffic on 1.2.0" in message, message
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert traffic.versions_since(after_rollback) == {"1.1.0"}
+    for host in APP_HOSTS:
+        records = [r for r in ledger(host) if r["release"] == "1.2.0"]
+        print(json.dumps(records, indent=1))
+        assert records[-1]["event"] == "rolled_back"
+        assert "error_ratio" in records[-1]["message"]
+        assert not lab_host(host).service("ledgerly@blue").is_running
+        assert lab_host(host).service("ledgerly@green").is_running
+    assert_demo_untouched(site)
+
+
+def test_rollback_playbook_returns_to_the_previous_good_release(site, inventory, tmp_path):
+    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+        result = play("rollback.yml", inventory, tmp_path)
+        after = traffic.mark()
+        time.sleep(2)
+    assert result.rc == 0, result.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert traffic.versions_since(after) == {"1.0.0"}
+    for host in APP_HOSTS:
+        records = ledger(host)
+        print(json.dumps(records[-2:], indent=1))
+        assert records[-1]["release"] == "1.0.0"
+        assert lab_host(host).service("ledgerly@blue").is_running
+        assert not lab_host(host).service("ledgerly@green").is_running
+        assert lab_host(host).file("/srv/ledgerly/current-blue").linked_to == "/srv/ledgerly/releases/1.0.0"
+    assert_demo_untouched(site)

@@ -22,6 +22,16 @@ URL = "http://%s:%d/" % (LB_ADDRESS, VARS["service_frontend_port"])
 TOKEN = "lab-token-not-secret"  # the lab inventory's service_api_token
 LEDGER = "/var/lib/fleetops/ledgerly/ledger.jsonl"
 SLOTS = ("blue", "green")
+# FAST_GATE's short windows, measured by Prometheus on ledgerly's own metrics: its request
+# counter by status and its latency histogram.
+OWN_METRICS_GATE = {
+    **FAST_GATE,
+    "deploy_gate_provider": "prometheus",
+    "deploy_gate_conditions": [
+        *FAST_GATE["deploy_gate_conditions"],
+        {"type": "latency", "threshold": 0.2, "percentile": 0.95},
+    ],
+}
 # The demo's files ledgerly must never touch (as in test_contract.py).
 DEMO_FILES = {
     "lb1": ["/etc/haproxy/conf.d/demo.cfg", "/etc/prometheus/fleetops.d/demo.json",
@@ -176,7 +186,7 @@ def test_site_converges_ledgerly_beside_the_demo(site):
 
 def test_a_good_release_is_promoted_through_the_canary_stages_on_ledgerly_metrics(site, inventory, tmp_path):
     with ledgerly_traffic() as traffic, Traffic() as demo_traffic:
-        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.1.0", **FAST_GATE})
+        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.1.0", **OWN_METRICS_GATE})
     assert result.rc == 0, result.failure_messages()
     assert traffic.failed == [], traffic.failed[:5]
     assert demo_traffic.failed == [], demo_traffic.failed[:5]
@@ -196,7 +206,7 @@ def test_a_good_release_is_promoted_through_the_canary_stages_on_ledgerly_metric
 
 def test_a_bad_release_is_rolled_back_automatically(site, inventory, tmp_path):
     with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
-        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.2.0", **FAST_GATE})
+        result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.2.0", **OWN_METRICS_GATE})
         after_rollback = traffic.mark()
         time.sleep(3)
     assert result.rc != 0
@@ -230,4 +240,99 @@ def test_rollback_playbook_returns_to_the_previous_good_release(site, inventory,
         assert lab_host(host).service("ledgerly@blue").is_running
         assert not lab_host(host).service("ledgerly@green").is_running
         assert lab_host(host).file("/srv/ledgerly/current-blue").linked_to == "/srv/ledgerly/releases/1.0.0"
+    assert_demo_untouched(site)
+
+
+# --------------------------------------------------------------------- backup, restore
+
+CHECK_STATE = ("runuser -u ledgerly -- sh -c 'exec /usr/bin/node \"$(ls -d /srv/ledgerly/current-* | head -n 1)"
+               "/server.js\" --check-state /var/lib/ledgerly'")
+
+
+def test_backup_then_restore_brings_the_journal_back(site, inventory, tmp_path):
+    post_entries("app1", "groceries", [4200, -1200])
+    saved = host_get("app1", "/accounts")
+    backup = play("backup.yml", inventory, tmp_path / "backup", limit="app1")
+    assert backup.rc == 0, backup.failure_messages()
+    archive = run("app1", "ls /var/backups/fleetops/ledgerly/ | grep 'tar.zst$' | tail -n 1").strip()
+    assert archive, "no ledgerly archive"
+    post_entries("app1", "groceries", [-999, -1])
+    changed = host_get("app1", "/accounts")
+    assert changed["entries"] == saved["entries"] + 2 and changed["checksum"] != saved["checksum"]
+
+    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+        restore = play("restore.yml", inventory, tmp_path / "restore", {"restore_what": "state",
+                                                                         "restore_archive": "latest"}, limit="app1")
+        traffic.mark()
+    assert restore.rc == 0, restore.failure_messages()
+    assert traffic.failed == [], traffic.failed[:5]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert traffic.ok > 20
+    restored = host_get("app1", "/accounts")
+    assert (restored["entries"], restored["checksum"]) == (saved["entries"], saved["checksum"])
+    assert host_get("app1", "/accounts/groceries")["balance"] == "3000"
+    # The contract's state check passes on the restored journals and sums them the same.
+    assert json.loads(run("app1", CHECK_STATE))["checksum"] == saved["checksum"]
+    assert any(name.endswith("-pre-restore.tar.zst") for name in run("app1", "ls /var/backups/fleetops/ledgerly").split())
+    assert pool()["app1-%s" % live_slot("app1")][0] == "UP"
+    assert_demo_untouched(site)
+
+
+# ------------------------------------------------------------------------ health check
+
+
+def test_health_check_reads_ledgerly(site, inventory, tmp_path):
+    report_dir = tmp_path / "reports"
+    result = play("health_check.yml", inventory, tmp_path, {"fleet_report_dir": str(report_dir)})
+    assert result.rc == 0, result.failure_messages()
+    report = json.loads(sorted(report_dir.glob("health-*.json"))[-1].read_text())
+    print(json.dumps(report["hosts"]["app1"], indent=1))
+    assert report["state"]["state"] == "healthy"
+    assert set(report["hosts"]) >= set(APP_HOSTS) | {"lb1"}
+    probes = json.dumps(report["hosts"]["app1"]["probes"])
+    assert "ledgerly@" in probes and "demo" not in probes
+
+
+# ------------------------------------------------------------------- shutdown, startup
+
+
+def test_shutdown_and_startup_of_one_host_keep_both_services_serving(site, inventory, tmp_path):
+    slot = live_slot("app2")
+    before = host_get("app2", "/accounts")
+    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+        down = play("shutdown.yml", inventory, tmp_path / "down", limit="app2")
+        stopped = lab_host("app2").service("ledgerly@%s" % slot).is_running
+        up = play("startup.yml", inventory, tmp_path / "up", limit="app2")
+        traffic.mark()
+    assert down.rc == 0, down.failure_messages()
+    assert up.rc == 0, up.failure_messages()
+    assert stopped is False
+    assert traffic.failed == [], traffic.failed[:5]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert lab_host("app2").service("ledgerly@%s" % slot).is_running
+    assert pool()["app2-%s" % slot][0] == "UP"
+    after = host_get("app2", "/accounts")
+    assert (after["entries"], after["checksum"]) == (before["entries"], before["checksum"])
+    assert_demo_untouched(site)
+
+
+# ----------------------------------------------------------------------------- scaling
+
+
+def test_scale_in_then_out_keeps_both_services_serving(site, inventory, tmp_path):
+    slot = live_slot("app3")
+    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+        scaled_in = play("scale.yml", inventory, tmp_path / "in", {"scale_action": "in", "scale_hosts": ["app3"]})
+        out_of_pool = pool().get("app3-%s" % slot)
+        scaled_out = play("scale.yml", inventory, tmp_path / "out", {"scale_action": "out", "scale_hosts": ["app3"]})
+        traffic.mark()
+    assert scaled_in.rc == 0, scaled_in.failure_messages()
+    assert scaled_out.rc == 0, scaled_out.failure_messages()
+    print(out_of_pool)
+    assert traffic.failed == [], traffic.failed[:5]
+    assert demo_traffic.failed == [], demo_traffic.failed[:5]
+    assert pool()["app3-%s" % slot][0] == "UP"
+    hosts = {json.loads(http_get(URL)[1])["host"] for _ in range(40)}
+    assert "app3" in hosts, hosts
+    assert "performance through the load balancer: p95" in scaled_out.stdout
     assert_demo_untouched(site)

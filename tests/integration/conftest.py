@@ -153,8 +153,9 @@ class Traffic:
     requests; with ``rate`` the threads together send that many requests per second on
     a fixed schedule (a bounded client, like real users)."""
 
-    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.005, threads=1, rate=None):
+    def __init__(self, url="http://%s/" % LB_ADDRESS, interval=0.005, threads=1, rate=None, version_field="version"):
         self.url, self.interval, self.rate = url, interval, rate
+        self.version_field = version_field  # the reply's key naming the release (another service's own)
         self.ok = 0
         self.failed = []
         self.versions = {}
@@ -178,7 +179,7 @@ class Traffic:
             with self._lock:
                 if status == 200:
                     self.ok += 1
-                    version = json.loads(body).get("version")
+                    version = json.loads(body).get(self.version_field)
                     self.versions[version] = self.versions.get(version, 0) + 1
                     self.log.append((time.time(), version))
                 else:

@@ -235,6 +235,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_slo.py",
     "test_operations.py",
     "test_backup.py",
+    "test_drill_any_service.py",
     "test_triage.py",
     "test_run_reports.py",
     "test_audit.py",
@@ -242,6 +243,7 @@ MODULE_ORDER = [  # deploy tests run in file order
     "test_maintenance.py",
     "test_readiness.py",
     "test_contract.py",
+    "test_ledgerly.py",
     "test_operator.py",
 ]
 

@@ -97,7 +97,8 @@ def test_a_host_without_a_release_to_go_back_to_is_named():
 def test_an_empty_ledger_everywhere_names_every_host():
     plan = rollback_plan(STEADY, same("", "", []), HOSTS)
     assert plan["refusal"] == (
-        "no previous good release in the ledger before the serving one on app1 (serving nothing), app2 (serving nothing)"
+        "no previous good release in the ledger before the serving one on "
+        "app1 (serving nothing), app2 (serving nothing)"
     )
 
 

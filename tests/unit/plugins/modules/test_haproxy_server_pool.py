@@ -294,7 +294,8 @@ def test_save_state_refuses_an_error_reply(lb, tmpdir_short):
     server = lb(show_stat({"app1-blue": "UP"}), state="Permission denied\n")
     path = os.path.join(tmpdir_short, "server-state")
     result = fail({"socket": server.path, "save_state": path})
-    assert result["msg"] == "HAProxy refused 'show servers state': Permission denied (the stats socket needs 'level admin')"
+    assert result["msg"] == (
+        "HAProxy refused 'show servers state': Permission denied (the stats socket needs 'level admin')")
     assert not os.path.exists(path)
 
 

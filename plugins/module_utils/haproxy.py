@@ -52,6 +52,10 @@ class RuntimeApiError(Exception):
     """The runtime API could not be reached, or HAProxy refused a command."""
 
 
+class NotRunning(RuntimeApiError):
+    """The socket is missing or refuses connections: HAProxy is not running."""
+
+
 class DrainTimeout(RuntimeApiError):
     """Servers still had sessions when the drain timeout ran out."""
 
@@ -402,7 +406,8 @@ class RuntimeApi(object):
             sock.connect(self.socket_path)
         except OSError as exc:
             sock.close()
-            raise RuntimeApiError(self._connect_error(exc)) from exc
+            error = NotRunning if exc.errno in (errno.ENOENT, errno.ECONNREFUSED) else RuntimeApiError
+            raise error(self._connect_error(exc)) from exc
         return sock
 
     def _connect_error(self, exc):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: haproxy_server
-short_description: Set weight and admin state of HAProxy backend servers over the runtime API
+short_description: Set, wait for and save the state of HAProxy backend servers over the runtime API
 version_added: 0.1.0
 description:
   - Reads C(show stat) from the HAProxy runtime API socket, compares the servers of one
@@ -21,6 +21,15 @@ description:
     report the requested weights and states.
   - Changes made over the runtime API last until HAProxy restarts or reloads without a
     server-state file; keep the configuration in line for a permanent change.
+  - With O(wait_servers) and O(wait_status), waits until HAProxy reports each named server
+    in one of the given statuses (for example C(UP) or C(DRAIN) once its health checks pass),
+    and fails after O(wait_timeout) seconds naming each server still elsewhere and the
+    status it had last.
+  - With O(save_state), writes HAProxy's C(show servers state) to a file, the
+    C(server-state-file) that C(load-server-state-from-file) reads back on a reload or
+    restart, so runtime weights and states survive it.
+  - In one task the operations run in this order - O(servers) (and O(wait_drained)),
+    O(wait_servers), O(save_state).
 author:
   - fleetops maintainers (@fleetops)
 options:
@@ -32,9 +41,9 @@ options:
     default: /run/haproxy/admin.sock
   backend:
     description:
-      - Name of the backend whose servers are changed, as in C(show stat).
+      - Name of the backend whose servers are changed or waited for, as in C(show stat).
+      - Required with O(servers) or O(wait_servers).
     type: str
-    required: true
   servers:
     description:
       - Mapping of server name to the wanted settings. Servers of the backend that are
@@ -46,8 +55,8 @@ options:
       - C(state) is the administrative state, one of C(ready) (takes traffic),
         C(drain) (no new traffic except persistent sessions) and C(maint) (no traffic,
         health checks stopped).
+      - One of O(servers), O(wait_servers) and O(save_state) is required.
     type: dict
-    required: true
   wait_drained:
     description:
       - After the changes, wait until every named server that takes no new traffic
@@ -60,6 +69,48 @@ options:
       - Seconds to wait for O(wait_drained).
     type: int
     default: 30
+  wait_servers:
+    description:
+      - Servers of O(backend) to wait for until each has one of the O(wait_status) statuses.
+      - Every named server must exist in the backend.
+      - In check mode the statuses are read once and returned; the module does not wait.
+    type: list
+    elements: str
+  wait_status:
+    description:
+      - The statuses that end the wait for O(wait_servers), as the C(status) column of
+        C(show stat) spells them. C(MAINT) also matches C(MAINT (via ...)) and C(DRAIN)
+        matches C(DRAIN (agent)).
+      - A server in transition (C(UP 1/3) going down, C(DOWN 1/2) going up) has none of
+        them yet.
+      - HAProxy shows C(DRAIN) only while the health checks pass; a drained server they
+        see down is C(DOWN).
+      - Required with O(wait_servers).
+    type: list
+    elements: str
+    choices: [UP, DOWN, DRAIN, MAINT, NOLB, NO CHECK]
+  wait_timeout:
+    description:
+      - Seconds to wait for O(wait_servers); 0 checks once.
+    type: int
+    default: 30
+  save_state:
+    description:
+      - Absolute path of the server state file to write with the reply to
+        C(show servers state) (the global C(server-state-file) of the configuration).
+      - The file is replaced at once (a new file beside it, renamed over it), never
+        followed when it is a symbolic link, and written with mode C(0644).
+      - Reports a change when the file's content changes; the state holds the seconds
+        since each server's last change, so it nearly always does.
+    type: path
+  if_running:
+    description:
+      - When HAProxy is not running (the socket does not exist or refuses connections),
+        do nothing and return RV(running=false) instead of failing.
+      - Meant for a state save before a reload, where a stopped HAProxy has no state to
+        keep.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -99,6 +150,18 @@ EXAMPLES = r"""
     wait_drained: true
     drain_timeout: 60
 
+- name: Wait until HAProxy's checks see app1's blue server up (drained or ready)
+  fleetops.lifecycle.haproxy_server:
+    backend: demo
+    wait_servers: [app1-blue]
+    wait_status: [UP, DRAIN]
+    wait_timeout: 60
+
+- name: Save the server state before HAProxy reloads, if it runs
+  fleetops.lifecycle.haproxy_server:
+    save_state: /var/lib/haproxy/server-state
+    if_running: true
+
 - name: Put app2 in maintenance on a non-default socket
   fleetops.lifecycle.haproxy_server:
     socket: /var/run/haproxy/admin.sock
@@ -118,12 +181,32 @@ commands:
     - set server demo/app1-green weight 100
     - set server demo/app1-green state ready
     - set server demo/app1-blue state drain
+running:
+  description: Whether HAProxy's runtime API answered; false only with O(if_running=true).
+  returned: success
+  type: bool
+  sample: true
+statuses:
+  description:
+    - The last C(show stat) status of each of O(wait_servers) (in check mode, read once
+      without waiting).
+    - When O(wait_timeout) runs out, the statuses that were not as wanted are named in
+      the message.
+  returned: when O(wait_servers) is given
+  type: dict
+  sample:
+    app1-blue: DRAIN
+state_servers:
+  description: Number of servers in the state file written with O(save_state).
+  returned: when O(save_state) is given and HAProxy runs
+  type: int
+  sample: 4
 servers:
   description:
     - Weight and state of every server of the backend after the task (in check mode, as
       they would be).
     - After real changes this is read back from HAProxy.
-  returned: success
+  returned: when O(servers) is given
   type: dict
   sample:
     app1-blue: {weight: 100, state: drain}
@@ -168,6 +251,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import (
     DEFAULT_SOCKET,
     DrainTimeout,
+    NotRunning,
     RuntimeApi,
     RuntimeApiError,
     current_servers,
@@ -177,14 +261,29 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import 
     verify_applied,
     wait_until_drained,
 )
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy_pool import (
+    WAIT_STATUSES,
+    StatusTimeout,
+    check_wait_options,
+    save_server_state,
+    wait_for_status,
+)
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path", default=DEFAULT_SOCKET),
-    backend=dict(type="str", required=True),
-    servers=dict(type="dict", required=True),
+    backend=dict(type="str"),
+    servers=dict(type="dict"),
     wait_drained=dict(type="bool", default=False),
     drain_timeout=dict(type="int", default=30),
+    wait_servers=dict(type="list", elements="str"),
+    wait_status=dict(type="list", elements="str", choices=list(WAIT_STATUSES)),
+    wait_timeout=dict(type="int", default=30),
+    save_state=dict(type="path"),
+    if_running=dict(type="bool", default=False),
 )
+REQUIRED_ONE_OF = [("servers", "wait_servers", "save_state")]
+REQUIRED_TOGETHER = [("wait_servers", "wait_status")]
+REQUIRED_BY = dict(servers="backend", wait_servers="backend")
 
 
 class ModuleFailure(Exception):
@@ -218,15 +317,16 @@ def _read_back(api, backend, expected):
     return option_view(current_servers(rows, backend))
 
 
-def ensure_servers(params, check_mode, diff_mode):
-    """Read, plan, apply (unless check mode), verify, wait; return the result dict."""
+def ensure_servers(api, params, check_mode, diff_mode):
+    """Read, plan, apply (unless check mode), verify, wait drained; return the result dict."""
     if params["drain_timeout"] < 0:
         raise ModuleFailure("drain_timeout: %d must be 0 or more seconds" % params["drain_timeout"])
     backend = params["backend"]
-    api = RuntimeApi(params["socket"])
     try:
         current = current_servers(api.show_stat(), backend)
         commands, diff = plan_server_changes(current, params["servers"], backend)
+    except NotRunning:
+        raise
     except (RuntimeApiError, ValueError) as exc:
         raise ModuleFailure(str(exc)) from exc
     result = dict(changed=bool(commands), commands=commands, servers=option_view(diff["after"]))
@@ -248,10 +348,66 @@ def ensure_servers(params, check_mode, diff_mode):
     return result
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def wait_statuses(api, params, check_mode, result):
+    """Wait until the wait_servers have a wait_status (check mode: read them once)."""
     try:
-        result = ensure_servers(module.params, module.check_mode, module._diff)
+        names, wanted = check_wait_options(
+            params["wait_servers"], params["wait_status"], params["wait_timeout"], params["backend"])
+        timeout = 0 if check_mode else params["wait_timeout"]
+        result["statuses"] = wait_for_status(api, params["backend"], names, wanted, timeout)
+    except StatusTimeout as exc:
+        if check_mode:
+            # The servers would be waited for; a check run reports what it saw.
+            result["statuses"] = exc.statuses
+            return
+        raise ModuleFailure(exc.args[0], statuses=exc.statuses, **result) from exc
+    except NotRunning:
+        raise
+    except (RuntimeApiError, ValueError) as exc:
+        raise ModuleFailure(str(exc), **result) from exc
+
+
+def save_state(api, params, check_mode, result):
+    """Write HAProxy's server state file (check mode: say whether it would change)."""
+    try:
+        saved = save_server_state(api, params["save_state"], check_mode)
+    except NotRunning:
+        raise
+    except (RuntimeApiError, ValueError, OSError) as exc:
+        raise ModuleFailure("save_state: %s" % exc if isinstance(exc, OSError) else str(exc), **result) from exc
+    result["changed"] = result["changed"] or saved["changed"]
+    result["state_servers"] = saved["servers"]
+
+
+def run(params, check_mode, diff_mode):
+    """Every operation the options ask for, in order: set servers, wait, save state."""
+    api = RuntimeApi(params["socket"])
+    result = dict(changed=False, commands=[])
+    try:
+        if params["servers"] is not None:
+            result = ensure_servers(api, params, check_mode, diff_mode)
+        if params["wait_servers"]:
+            wait_statuses(api, params, check_mode, result)
+        if params["save_state"]:
+            save_state(api, params, check_mode, result)
+    except NotRunning as exc:
+        if params["if_running"] and not result["commands"]:
+            return dict(changed=False, commands=[], running=False)
+        raise ModuleFailure(str(exc), **result) from exc
+    result["running"] = True
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_one_of=REQUIRED_ONE_OF,
+        required_together=REQUIRED_TOGETHER,
+        required_by=REQUIRED_BY,
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module.params, module.check_mode, module._diff)
     except ModuleFailure as exc:
         module.fail_json(msg=exc.msg, **exc.result)
     module.exit_json(**result)

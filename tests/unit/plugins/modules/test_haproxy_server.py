@@ -207,7 +207,7 @@ def test_empty_servers_is_refused(haproxy):
 
 def test_missing_required_options_are_reported_by_ansible(haproxy):
     result = fail({"servers": {"app1-blue": {"weight": 1}}})
-    assert result["msg"] == "missing required arguments: backend"
+    assert result["msg"] == "missing parameter(s) required by 'servers': backend"
 
 
 def test_negative_drain_timeout_is_named(haproxy):

@@ -18,6 +18,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils import gate_jud
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import slo
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_numbers import g6
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_providers import (
+    HTTP_HEALTH_PATH,
+    HTTP_METRICS_PATH,
     HaproxyProvider,
     HttpProvider,
     PrometheusProvider,
@@ -53,6 +55,15 @@ DEFAULT_METRICS = {
 _CONDITION_OPTIONS = ("type", "name", "threshold", "percentile", "sustained_for", "min_requests")
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+
+
+def _url_path(option, value, default):
+    """A page's path on the http provider's targets: absolute, without query or host."""
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.startswith("/") or "?" in value or "#" in value:
+        raise ValueError("%s must be a URL path starting with / (no query), got %r" % (option, value))
+    return value
 
 
 def _check_url(option, value):
@@ -345,6 +356,10 @@ def build_plan(params):
         "compare": compare,
         "timeout": timeout,
         "metrics": metrics,
+        "http_paths": {
+            "metrics_path": _url_path("http_metrics_path", params.get("http_metrics_path"), HTTP_METRICS_PATH),
+            "health_path": _url_path("http_health_path", params.get("http_health_path"), HTTP_HEALTH_PATH),
+        },
         "needs": _needs(conditions, compare),
     }
     plan["sources"] = _sources(provider, params, metrics)
@@ -402,5 +417,5 @@ def make_providers(plan):
                 reader, source = stats_url_reader(sources["stats_url"], timeout), sources["stats_url"]
             providers[side] = HaproxyProvider(what["backend"], what["servers"], metrics, reader, source)
         else:
-            providers[side] = HttpProvider(what, metrics, timeout)
+            providers[side] = HttpProvider(what, metrics, timeout, **plan["http_paths"])
     return providers

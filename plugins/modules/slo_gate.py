@@ -57,7 +57,7 @@ options:
       - C(haproxy) reads C(show stat) from the runtime API socket O(haproxy_socket) or the stats
         page O(haproxy_stats_url) and sums the counters of the backend's servers whose names match
         the O(target) regex. No Prometheus needed, but no latency either (see the notes).
-      - C(http) scrapes the C(/metrics) page (Prometheus text format) and asks C(/readyz) of every
+      - C(http) scrapes the O(http_metrics_path) page (Prometheus text format) and asks O(http_health_path) of every
         base URL in O(target).
     type: str
     choices: [prometheus, haproxy, http]
@@ -117,7 +117,7 @@ options:
             threshold).
           - C(availability), the share of the new slot's health probes that succeeded over the stage
             (bad when below the threshold). C(prometheus), C(up) series at 1. C(haproxy), matching
-            servers C(UP) among the health-checked ones. C(http), C(/readyz) answering 200.
+            servers C(UP) among the health-checked ones. C(http), O(http_health_path) answering 200.
           - C(latency), the O(conditions[].percentile) of the request duration must stay below the
             threshold in seconds, counted as "at most 1 - percentile of the requests slower than the
             threshold" from the service's histogram, whose bucket bounds must include the threshold.
@@ -125,7 +125,7 @@ options:
           - C(health), the number of failing health probes (bad when above the threshold).
             C(prometheus), C(up) series below 1. C(haproxy), matching servers that are C(DOWN) or
             C(NOLB) (servers in C(MAINT) or C(DRAIN) are not probed). C(http), URLs whose
-            C(/readyz) does not answer 200.
+            O(http_health_path) does not answer 200.
         type: str
         choices: [availability, error_ratio, health, latency]
         required: true
@@ -219,7 +219,7 @@ options:
     description:
       - With O(validate_only=true), also scrape O(target) (and O(compare_to)) once and fail, with
         the provider's own error, when it cannot give what the conditions need (Prometheus does
-        not answer or returns no series, the stats page does not parse, C(/metrics) lacks a named
+        not answer or returns no series, the stats page does not parse, O(http_metrics_path) lacks a named
         metric) or when a latency threshold is not a bucket bound. Point O(target) at the slot
         that serves now.
     type: bool
@@ -245,6 +245,18 @@ options:
       - Seconds each HTTP request or socket exchange may take.
     type: float
     default: 5
+  http_metrics_path:
+    description:
+      - Path of the metrics page (Prometheus text format) on each O(target) URL, for the
+        C(http) provider; the service contract's C(service_metrics_path).
+    type: str
+    default: /metrics
+  http_health_path:
+    description:
+      - Path on each O(target) URL that answers 200 while the instance is ready, for the
+        C(http) provider; the service contract's C(service_ready_path).
+    type: str
+    default: /readyz
   metrics:
     description:
       - Names of the metrics and labels read by the C(prometheus) and C(http) providers, and the
@@ -300,7 +312,7 @@ notes:
     into the verdict and is no percentile.
   - With O(provider=haproxy), requests are the sum of the C(hrsp_1xx) to C(hrsp_5xx) and
     C(hrsp_other) counters of the matching servers, errors are C(hrsp_5xx).
-  - The C(http) provider parses C(/metrics) with C(prometheus_client) when the controller's Python
+  - The C(http) provider parses O(http_metrics_path) with C(prometheus_client) when the controller's Python
     has it, else with a small built-in parser.
   - Requests to O(metrics.exclude_paths) (Prometheus scrapes, health probes, the gate's own scrapes)
     do not count as traffic.
@@ -612,6 +624,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.gate_plan impor
     DEFAULT_ON_INCONCLUSIVE,
     DEFAULT_PROMETHEUS_URL,
     DEFAULT_TIMEOUT,
+    HTTP_HEALTH_PATH,
+    HTTP_METRICS_PATH,
     ON_INCONCLUSIVE,
     PROVIDERS,
     build_plan,
@@ -653,6 +667,8 @@ ARGUMENT_SPEC = dict(
     haproxy_socket=dict(type="path"),
     haproxy_stats_url=dict(type="str"),
     timeout=dict(type="float", default=DEFAULT_TIMEOUT),
+    http_metrics_path=dict(type="str", default=HTTP_METRICS_PATH),
+    http_health_path=dict(type="str", default=HTTP_HEALTH_PATH),
     metrics=dict(
         type="dict",
         options=dict(

@@ -319,9 +319,10 @@ class MetricsApp(object):
     and ``/readyz``, its counters driven by the slot's script. Scrapes and probes are
     counted like the demo service counts them (path label ``/metrics``, ``/readyz``)."""
 
-    def __init__(self, slot, instance):
+    def __init__(self, slot, instance, metrics_path="/metrics", health_path="/readyz"):
         self.slot = slot
         self.instance = instance
+        self.metrics_path, self.health_path = metrics_path, health_path
         self._fresh()
 
     def _fresh(self):
@@ -356,13 +357,13 @@ class MetricsApp(object):
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO")
-        if path == "/metrics":
+        if path == self.metrics_path:
             self.sync()
-            self.requests.labels("GET", "/metrics", "200").inc()
-            return self.metrics_app(environ, start_response)
-        if path == "/readyz":
+            self.requests.labels("GET", path, "200").inc()
+            return self.metrics_app(dict(environ, PATH_INFO="/metrics"), start_response)
+        if path == self.health_path:
             ready = self.slot.ready[self.instance]
-            self.requests.labels("GET", "/readyz", "200" if ready else "503").inc()
+            self.requests.labels("GET", path, "200" if ready else "503").inc()
             start_response("200 OK" if ready else "503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"ready" if ready else b"draining"]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -370,13 +371,14 @@ class MetricsApp(object):
 
 
 @contextlib.contextmanager
-def metrics_servers(slot):
-    """Serve every instance of ``slot`` on loopback; yields their base URLs."""
+def metrics_servers(slot, **paths):
+    """Serve every instance of ``slot`` on loopback (``metrics_path``, ``health_path``:
+    where the pages are, /metrics and /readyz by default); yields their base URLs."""
     with contextlib.ExitStack() as stack:
         urls = []
         for instance in slot.instances:
             server = make_server(
-                "127.0.0.1", 0, MetricsApp(slot, instance),
+                "127.0.0.1", 0, MetricsApp(slot, instance, **paths),
                 server_class=_ThreadingWSGIServer, handler_class=_QuietHandler,
             )
             stack.enter_context(serving(server))

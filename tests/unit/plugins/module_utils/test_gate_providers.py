@@ -523,6 +523,36 @@ def test_http_not_ready_and_unreachable_urls():
     assert "Connection refused" in condition(result, "error_ratio")["problems"][0]
 
 
+def test_http_reads_the_service_own_metrics_and_readiness_paths():
+    # A service whose pages are not the demo's: /internal/metrics and /health/ready.
+    green = Slot([(400, 0)] * 4)
+    paths = {"metrics_path": "/internal/metrics", "health_path": "/health/ready"}
+    own = dict(http_metrics_path="/internal/metrics", http_health_path="/health/ready",
+               metrics={"exclude_paths": ["/internal/metrics", "/health/ready"]})
+    with metrics_servers(green, **paths) as urls:
+        result, _ = run(http_params(urls, **own), green)
+        assert result["verdict"] == "pass"
+        # the scrapes and probes are left out: exactly the scripted traffic
+        assert [s[2:] for s in condition(result, "error_ratio")["samples"]] == [[0, 400]] * 4
+        # at the demo's paths the same service measures nothing, and says where it looked
+        result, _ = run(http_params(urls), green)
+    assert result["verdict"] != "pass"
+    assert condition(result, "error_ratio")["states"] == ["unmeasured"]
+    assert "%s/metrics" % urls[0] in condition(result, "error_ratio")["problems"][0]
+
+
+@pytest.mark.parametrize("option, value", [
+    ("http_metrics_path", "metrics"),
+    ("http_health_path", ""),
+    ("http_health_path", "/ready?x=1"),
+    ("http_metrics_path", "http://elsewhere/metrics"),
+])
+def test_http_paths_must_be_absolute_paths(option, value):
+    with pytest.raises(ValueError) as error:
+        gate_plan.build_plan(http_params(["http://127.0.0.1:1"], **{option: value}))
+    assert str(error.value) == "%s must be a URL path starting with / (no query), got %r" % (option, value)
+
+
 def test_http_restart_of_an_instance_is_a_reset():
     green = Slot([(400, 0), (400, 0), "reset", (400, 0), (400, 0)])
     with metrics_servers(green) as urls:

@@ -4,7 +4,7 @@ lab address or inventory path), written next to the test's other files."""
 import ipaddress
 
 import yaml
-from conftest import LB_ADDRESS
+from conftest import LB_ADDRESS, lab_host
 
 
 def unused_lab_address():
@@ -20,3 +20,11 @@ def extra_inventory(tmp_path, groups):
     children = {name: {"hosts": hosts or {}} for name, hosts in groups.items()}
     path.write_text(yaml.safe_dump({"all": {"children": children}}))
     return path
+
+
+def run_checked(host, command):
+    """stdout of ``command`` on a lab host; a non-zero exit fails the test naming the host,
+    the command and its stderr."""
+    out = lab_host(host).run(command)
+    assert out.rc == 0, "%s: %s\n%s" % (host, command, out.stderr)
+    return out.stdout

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import APP_HOSTS, LB_ADDRESS, SPARES_INVENTORY, Traffic, http_get, lab_command, lab_host, run_playbook
+from lab_helpers_ops import run_checked as run
 
 DEST = "/var/backups/fleetops/demo"
 TOKEN = "lab-token-not-secret"
@@ -19,12 +20,6 @@ SPARES = SPARES_INVENTORY
 
 def spare_host(name="spare1"):
     return lab_host(name)
-
-
-def run(host, command):
-    out = lab_host(host).run(command)
-    assert out.rc == 0, "%s: %s\n%s" % (host, command, out.stderr)
-    return out.stdout
 
 
 def live_port(host):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import APP_HOSTS, SPARES_INVENTORY, lab_command, lab_host, run_playbook
+from lab_helpers_ops import run_checked as run
 
 SERVICE_VARS = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "ledgerly" / "service_vars.yml")
                               .read_text())
@@ -35,12 +36,6 @@ def lab(*args):
     proc = lab_command(*args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
-
-
-def run(host, command):
-    out = lab_host(host).run(command)
-    assert out.rc == 0, "%s: %s\n%s" % (host, command, out.stderr)
-    return out.stdout
 
 
 def live_port(host):

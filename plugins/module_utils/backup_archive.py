@@ -43,11 +43,9 @@ import threading
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
-    CREATE_FLAGS,
     READ_FLAGS,
     ResultError,
-    fsync_dir,
-    unlink_quietly,
+    replace_atomic,
     write_all,
 )
 
@@ -102,18 +100,7 @@ def grow_pipe(fd):
 def write_json_atomic(path, data, temp_path, mode=0o600):
     """Write ``data`` as JSON to ``temp_path``, fsync, rename to ``path``, fsync the dir."""
     text = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(temp_path, CREATE_FLAGS, mode)
-    try:
-        try:
-            write_all(fd, text)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temp_path, path)
-    except BaseException:
-        unlink_quietly(temp_path)
-        raise
-    fsync_dir(os.path.dirname(path) or ".")
+    replace_atomic(path, text, temp_path, mode)
 
 
 def read_json(path, limit=16 << 20):

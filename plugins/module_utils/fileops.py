@@ -61,6 +61,24 @@ def write_all(fd, data):
         view = view[written:]
 
 
+def replace_atomic(path, data, temp_path, mode):
+    """Replace ``path`` with ``data`` (bytes): write ``temp_path`` (created new, never
+    through a symlink), fsync, rename over ``path``, fsync the directory. A failure leaves
+    ``path`` as it was and no temp file behind."""
+    fd = os.open(temp_path, CREATE_FLAGS, mode)
+    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temp_path, path)
+    except BaseException:
+        unlink_quietly(temp_path)
+        raise
+    fsync_dir(os.path.dirname(path) or ".")
+
+
 def sha256_and_size(path):
     """``(sha256 hex, size)`` of the file at ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -14,11 +14,9 @@ import os
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fileops import (
-    CREATE_FLAGS,
     READ_FLAGS,
-    fsync_dir,
+    replace_atomic,
     unlink_quietly,
-    write_all,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import (
     RuntimeApiError,
@@ -175,18 +173,7 @@ def write_state_file(path, text):
     directory = os.path.dirname(path) or "."
     temp = os.path.join(directory, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
     unlink_quietly(temp)
-    fd = os.open(temp, CREATE_FLAGS, STATE_FILE_MODE)
-    try:
-        try:
-            write_all(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temp, path)
-    except BaseException:
-        unlink_quietly(temp)
-        raise
-    fsync_dir(directory)
+    replace_atomic(path, text.encode("utf-8"), temp, STATE_FILE_MODE)
 
 
 def save_server_state(api, path, check_mode=False):

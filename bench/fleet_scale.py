@@ -3,7 +3,7 @@
 runbooks, the cost per added host, and which controller settings help on this machine.
 
     .venv/bin/python bench/fleet_scale.py [--lab fleet50] [--small-lab fleet4]
-                                          [--only runbooks|settings] [--mitogen DIR]
+                                          [--only runbooks|settings]
 
 Needs two named labs up and converged to 1.0.0, e.g.
 
@@ -22,8 +22,8 @@ starts with no ssh connection open (its own ControlPath directory), so no run in
 another's connections. The labs end where they started (1.0.0 serving).
 
 Then (--only settings: only this) on the big lab: health_check.yml under each controller
-setting (forks, pipelining, ControlPersist, the free strategy, mitogen when --mitogen DIR
-names an unpacked mitogen release), backup.yml at forks 50 under linear and free, and
+setting (forks, pipelining, ControlPersist, the free strategy, mitogen's linear strategy at
+forks 50, 20 and 10), backup.yml at forks 50 under linear and free, and
 what fact gathering costs (the
 most fact caching can save a run). The machine's load is printed beside the figures:
 other work shares its 2 cores, so compare figures of one run (ratios). Not a test.
@@ -47,10 +47,15 @@ LAB_SH = os.path.join(REPO, "lab", "lab.sh")
 DEFAULT_SSH_ARGS = "-C -o ControlMaster=auto -o ControlPersist=60s"
 HOST_KEY_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 NO_PERSIST_ARGS = "-o ControlMaster=no " + HOST_KEY_ARGS
-PEER = {"label": "peer: forks 5, pipelining off (Ansible's defaults)", "forks": 5, "pipelining": False,
-        "ssh_args": DEFAULT_SSH_ARGS + " " + HOST_KEY_ARGS}
+PEER = {"label": "peer: forks 5, pipelining off, linear (Ansible's defaults)", "forks": 5, "pipelining": False,
+        "ssh_args": DEFAULT_SSH_ARGS + " " + HOST_KEY_ARGS, "strategy": "linear"}
 OURS = {"label": "ours: the collection's ansible.cfg"}
 OLD, NEW = "1.0.0", "2.0.0"
+try:
+    import ansible_mitogen
+    INSTALLED_MITOGEN = os.path.dirname(os.path.dirname(ansible_mitogen.__file__))
+except ImportError:  # run by a python without the venv: --mitogen names it
+    INSTALLED_MITOGEN = None
 
 
 def load():
@@ -141,7 +146,8 @@ def runbooks(lab):
 
 def settings_study(lab, mitogen):
     inv = inventory(lab)
-    pipe = {"pipelining": True, "ssh_args": "-o ControlMaster=auto -o ControlPersist=120s " + HOST_KEY_ARGS}
+    pipe = {"pipelining": True, "ssh_args": "-o ControlMaster=auto -o ControlPersist=120s " + HOST_KEY_ARGS,
+            "strategy": "linear"}
     rows = [
         dict(PEER),
         dict(pipe, label="forks 5, pipelining on", forks=5),
@@ -150,9 +156,13 @@ def settings_study(lab, mitogen):
         dict(pipe, label="forks 50, pipelining on, no ControlPersist", forks=50, ssh_args=NO_PERSIST_ARGS),
         dict(pipe, label="forks 50, pipelining on, strategy free", forks=50, strategy="free", backup=True),
     ]
-    if mitogen:
-        rows.append(dict(pipe, label="forks 50, mitogen_linear", forks=50, strategy="mitogen_linear",
-                         strategy_plugins=os.path.join(mitogen, "ansible_mitogen", "plugins", "strategy")))
+    if not mitogen:
+        sys.exit("bench: --mitogen: ansible_mitogen is not importable here; run with .venv/bin/python "
+                 "or name its directory")
+    strategies = os.path.join(mitogen, "ansible_mitogen", "plugins", "strategy")
+    for forks in (50, 20, 10):
+        rows.append(dict(pipe, label="forks %d, mitogen_linear" % forks, forks=forks, strategy="mitogen_linear",
+                         strategy_plugins=strategies, backup=forks == 20))
     print("controller settings, lab %s (%d app hosts), each run with no ssh connection open:" % (lab, app_count(lab)))
     for row in rows:
         health, proc = playbook("playbooks/health_check.yml", inv, {"fleet_report_dir": ""}, row, check=False)
@@ -176,7 +186,8 @@ def main():
     parser.add_argument("--lab", default="fleet50")
     parser.add_argument("--small-lab", default="fleet4")
     parser.add_argument("--only", choices=("runbooks", "settings"), help="one half of the run")
-    parser.add_argument("--mitogen", help="directory of an unpacked mitogen release (holds ansible_mitogen/)")
+    parser.add_argument("--mitogen", default=INSTALLED_MITOGEN,
+                        help="directory holding ansible_mitogen/ (default: the one requirements.txt installs)")
     args = parser.parse_args()
     if args.only == "settings":
         settings_study(args.lab, args.mitogen)

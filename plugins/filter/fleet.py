@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fleet unit filters for startup/shutdown/health; the logic lives in module_utils.fleet.
 
-Each filter is documented in its sidecar file (``fleet_units.yml``, ``fleet_probes.yml``,
+Each filter is documented in its sidecar file (``fleet_units.yml``, ``unit_states.yml``, ``fleet_probes.yml``,
 ``fleet_servers.yml``, ``phase_durations.yml``,
 ``fleet_health_tiers.yml``, ``server_states.yml``,
 ``prometheus_scalar.yml``) next to this one.
@@ -17,6 +17,11 @@ from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors i
 def fleet_units(fleet_tiers, group_names, states=None, tiers=None):
     """The host's units, from its groups, with their systemd state."""
     return wrap("fleet_units", fleet.host_units, fleet_tiers, group_names, states, tiers)
+
+
+def unit_states(text, names):
+    """Unit name -> its systemd state, from one ``systemctl show`` of every unit."""
+    return wrap("unit_states", fleet.unit_states, text, names)
 
 
 def fleet_probes(units, phase, min_free_percent=5):
@@ -53,6 +58,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "fleet_units": fleet_units,
+            "unit_states": unit_states,
             "fleet_probes": fleet_probes,
             "fleet_servers": fleet_servers,
             "phase_durations": phase_durations,

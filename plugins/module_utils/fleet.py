@@ -100,6 +100,28 @@ def host_units(fleet_tiers, group_names, states=None, tiers=None, name="fleet_ti
     return units
 
 
+def unit_states(text, names):
+    """Unit name -> {"enabled", "active"} from ``systemctl show --property=UnitFileState,
+    ActiveState NAME...``, one call for all units instead of two per unit.
+
+    systemctl prints one block of ``Key=value`` lines per name, in the order named, blocks
+    separated by an empty line; a unit that does not exist has empty values. The blocks
+    are matched to ``names`` by position (an alias reports its target's Id, not the name).
+    """
+    if not isinstance(text, str):
+        raise ValueError("unit_states needs the text of systemctl show, got %r" % (text,))
+    names = list(names or [])
+    blocks = [block for block in text.strip("\n").split("\n\n")] if text.strip() else []
+    if len(blocks) != len(names):
+        raise ValueError("systemctl show printed %d block(s) for %d unit(s) (%s)"
+                         % (len(blocks), len(names), ", ".join(names)))
+    states = {}
+    for name, block in zip(names, blocks):
+        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[name] = {"enabled": values.get("UnitFileState", ""), "active": values.get("ActiveState", "")}
+    return states
+
+
 def _slug(text):
     return "".join(ch if ch.isalnum() else "_" for ch in text)
 

@@ -14,6 +14,7 @@ from ansible_collections.fleetops.lifecycle.plugins.filter.fleet import (
     phase_durations,
     prometheus_scalar,
     server_states,
+    unit_states,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import fleet
 
@@ -134,3 +135,52 @@ def test_prometheus_scalar():
     assert prometheus_scalar([]) is None
     assert prometheus_scalar([{"metric": {}, "value": [1700000000.1, "NaN"]}]) is None
     assert prometheus_scalar([{"metric": {}}]) is None
+
+
+# systemctl show --property=UnitFileState,ActiveState demo@blue demo@green nosuch sshd,
+# as printed on a lab host (sshd is an alias of ssh.service).
+SHOWN = ("ActiveState=active\nUnitFileState=enabled\n\n"
+         "ActiveState=inactive\nUnitFileState=disabled\n\n"
+         "ActiveState=inactive\nUnitFileState=\n\n"
+         "ActiveState=active\nUnitFileState=enabled\n")
+
+
+def test_unit_states_match_the_blocks_to_the_names_in_order():
+    states = fleet.unit_states(SHOWN, ["demo@blue", "demo@green", "nosuch", "sshd"])
+    assert states == {
+        "demo@blue": {"enabled": "enabled", "active": "active"},
+        "demo@green": {"enabled": "disabled", "active": "inactive"},
+        "nosuch": {"enabled": "", "active": "inactive"},
+        "sshd": {"enabled": "enabled", "active": "active"},
+    }
+
+
+def test_unit_states_feed_host_units():
+    tiers = {"app": {"group": "app", "units": [{"name": "demo@blue"}, {"name": "demo@green"}]}}
+    two_blocks = "\n\n".join(SHOWN.split("\n\n")[:2])
+    states = fleet.unit_states(two_blocks, ["demo@blue", "demo@green"])
+    units = fleet.host_units(tiers, ["app"], states)
+    assert [(u["name"], u["enabled"], u["active"]) for u in units] == [
+        ("demo@blue", True, True), ("demo@green", False, False)]
+
+
+def test_unit_states_of_no_unit_is_empty():
+    assert fleet.unit_states("", []) == {}
+
+
+def test_unit_states_refuses_a_count_that_does_not_match():
+    with pytest.raises(ValueError, match=r"printed 4 block\(s\) for 2 unit\(s\) \(a, b\)"):
+        fleet.unit_states(SHOWN, ["a", "b"])
+    with pytest.raises(ValueError, match="printed 0 block"):
+        fleet.unit_states("", ["a"])
+
+
+def test_unit_states_refuses_what_is_not_text():
+    with pytest.raises(ValueError, match="needs the text of systemctl show"):
+        fleet.unit_states(None, [])
+
+
+def test_the_unit_states_filter_names_itself_on_bad_input():
+    assert unit_states(SHOWN, ["a", "b", "c", "d"])["d"] == {"enabled": "enabled", "active": "active"}
+    with pytest.raises(AnsibleFilterError, match="unit_states"):
+        unit_states(SHOWN, ["a"])

@@ -111,7 +111,7 @@ def unit_states(text, names):
     if not isinstance(text, str):
         raise ValueError("unit_states needs the text of systemctl show, got %r" % (text,))
     names = list(names or [])
-    blocks = [block for block in text.strip("\n").split("\n\n")] if text.strip() else []
+    blocks = text.strip("\n").split("\n\n") if text.strip() else []
     if len(blocks) != len(names):
         raise ValueError("systemctl show printed %d block(s) for %d unit(s) (%s)"
                          % (len(blocks), len(names), ", ".join(names)))

@@ -97,19 +97,35 @@ class Step:
     def __init__(self, name, command, env=None, after=None):
         self.name, self.command, self.env, self.after = name, command, env, after
         self.log = LOG_DIR / ("%s.log" % name)
-        self.rc, self.seconds = None, 0.0
+        self.rc, self.seconds, self.cpu_seconds = None, 0.0, 0.0
 
     def run(self):
         start = time.monotonic()
         with open(self.log, "w") as log:
-            self.rc = subprocess.call(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                      env=dict(os.environ, **(self.env or {})))
+            proc = subprocess.Popen(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                    env=dict(os.environ, **(self.env or {})))
+            # wait4, not wait: its usage covers the step's whole process tree (pytest,
+            # ansible-playbook and its workers, ssh), which the table prints beside the wall time.
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = self.rc = os.waitstatus_to_exitcode(status)
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
         self.seconds = time.monotonic() - start
         if self.after:
             self.after()
         print("[suite] %-12s %s in %5.0f s (log %s)" % (self.name, "ok" if self.rc == 0 else "FAILED rc=%d" % self.rc,
                                                         self.seconds, self.log.relative_to(REPO)), flush=True)
         return self.rc
+
+
+def machine_busy_seconds():
+    """CPU seconds the whole machine spent busy so far (all cores, /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
 def lab_down(lab):
@@ -182,7 +198,7 @@ def main():
     args = parser.parse_args()
     parts = set(args.only or ["quick", "integration", "molecule"])
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
+    start, busy_at_start = time.monotonic(), machine_busy_seconds()
     setup = Step(*SETUP)
     if setup.run() != 0:
         print(setup.log.read_text(errors="replace")[-5000:])
@@ -216,10 +232,11 @@ def main():
             print("\n".join(step.log.read_text(errors="replace").splitlines()[-120:]))
 
     print("\n[suite] wall time by step (setup first; then the quick steps one after another, beside the"
-          " integration groups and molecule)")
+          " integration groups and molecule), and the CPU time of each step's own processes (the lab"
+          " hosts' processes are not in it)")
     for step in steps:
         state = "not run" if step.rc is None else ("ok" if step.rc == 0 else "FAILED")
-        print("  %-24s %7.1f s  %s" % (step.name, step.seconds, state))
+        print("  %-24s %7.1f s  %7.1f CPU s  %s" % (step.name, step.seconds, step.cpu_seconds, state))
     times = module_times(groups)
     if times:
         print("[suite] integration wall time by module (sum of its tests' setup, call and teardown)")
@@ -232,7 +249,14 @@ def main():
         if ran != expected and not failed:
             failed.append("count")
             print("[suite] ERROR: %d collected integration tests did not run" % (expected - ran))
-    print("[suite] total %.0f s" % (time.monotonic() - start))
+    wall = time.monotonic() - start
+    print("[suite] total %.0f s" % wall)
+    busy_at_end = machine_busy_seconds()
+    if busy_at_start is not None and busy_at_end is not None:
+        # Near 100 % the suite is bound by CPU: more steps at once would not end it sooner.
+        busy = busy_at_end - busy_at_start
+        print("[suite] the machine was busy %.0f CPU s of %.0f (%d cores): %.0f %%"
+              % (busy, wall * os.cpu_count(), os.cpu_count(), 100 * busy / (wall * os.cpu_count())))
     return 1 if failed else 0
 
 

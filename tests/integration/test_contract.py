@@ -12,7 +12,7 @@ import time
 
 import pytest
 import yaml
-from conftest import APP_HOSTS, LB_ADDRESS, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, LB_ADDRESS, WATCHER_RATE, Traffic, http_get, lab_host, run_playbook
 from deploy_helpers import FAST_GATE
 
 RENAMED = {
@@ -85,7 +85,7 @@ def renamed(converged, renamed_inventory, tmp_path_factory):
     """The renamed service converged at 1.0.0 beside the demo, and the demo's files before."""
     _cleanup()
     before = _demo_fingerprint()
-    with Traffic() as demo_traffic:
+    with Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = run_playbook("site.yml", {"service_version": "1.0.0"}, tmp_path=tmp_path_factory.mktemp("site"),
                               extra_inventory=renamed_inventory)
     assert result.rc == 0, result.failure_messages()
@@ -127,7 +127,7 @@ def test_the_renamed_service_runs_beside_the_demo(renamed):
 
 
 def test_the_renamed_service_promotes_a_good_release(renamed, renamed_inventory, tmp_path):
-    with Traffic(url=RENAMED_URL) as traffic, Traffic() as demo_traffic:
+    with Traffic(url=RENAMED_URL) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = run_playbook("deploy.yml", {"deploy_version": "2.0.0", **FAST_GATE}, tmp_path=tmp_path,
                               extra_inventory=renamed_inventory)
     assert result.rc == 0, result.failure_messages()
@@ -145,7 +145,7 @@ def test_the_renamed_service_promotes_a_good_release(renamed, renamed_inventory,
 
 
 def test_the_renamed_service_rolls_back_a_bad_release(renamed, renamed_inventory, tmp_path):
-    with Traffic(url=RENAMED_URL, threads=2) as traffic, Traffic() as demo_traffic:
+    with Traffic(url=RENAMED_URL, threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = run_playbook("deploy.yml", {"deploy_version": "3.0.0", **FAST_GATE}, tmp_path=tmp_path,
                               extra_inventory=renamed_inventory)
         after_rollback = traffic.mark()

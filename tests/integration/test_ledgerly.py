@@ -14,7 +14,7 @@ import time
 
 import pytest
 import yaml
-from conftest import APP_HOSTS, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, LB_ADDRESS, REPO, WATCHER_RATE, Traffic, http_get, lab_host, run_playbook
 from deploy_helpers import FAST_GATE
 
 VARS = yaml.safe_load((REPO / "examples" / "ledgerly" / "service_vars.yml").read_text())
@@ -134,7 +134,7 @@ def site(converged, inventory, tmp_path_factory):
     """ledgerly converged at 1.0.0 beside the demo by site.yml, and the demo's files before."""
     cleanup()
     before = demo_fingerprint()
-    with Traffic() as demo_traffic:
+    with Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = run_playbook("site.yml", {"service_version": "1.0.0"}, tmp_path=tmp_path_factory.mktemp("site"),
                               extra_inventory=inventory)
     assert result.rc == 0, result.failure_messages()
@@ -186,7 +186,7 @@ def test_site_converges_ledgerly_beside_the_demo(site):
 
 
 def test_a_good_release_is_promoted_through_the_canary_stages_on_ledgerly_metrics(site, inventory, tmp_path):
-    with ledgerly_traffic() as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic() as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.1.0", **OWN_METRICS_GATE})
     assert result.rc == 0, result.failure_messages()
     assert traffic.failed == [], traffic.failed[:5]
@@ -211,7 +211,7 @@ def test_a_good_release_is_promoted_through_the_canary_stages_on_ledgerly_metric
 
 
 def test_a_bad_release_is_rolled_back_automatically(site, inventory, tmp_path):
-    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic(threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = play("deploy.yml", inventory, tmp_path, {"deploy_version": "1.2.0", **OWN_METRICS_GATE})
         after_rollback = traffic.mark()
         time.sleep(2)
@@ -236,7 +236,7 @@ def test_a_bad_release_is_rolled_back_automatically(site, inventory, tmp_path):
 
 
 def test_rollback_playbook_returns_to_the_previous_good_release(site, inventory, tmp_path):
-    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic(threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         result = play("rollback.yml", inventory, tmp_path)
         after = traffic.mark()
         time.sleep(2)
@@ -270,7 +270,7 @@ def test_backup_then_restore_brings_the_journal_back(site, inventory, tmp_path):
     changed = host_get("app1", "/accounts")
     assert changed["entries"] == saved["entries"] + 2 and changed["checksum"] != saved["checksum"]
 
-    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic(threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         restore = play("restore.yml", inventory, tmp_path / "restore", {"restore_what": "state",
                                                                          "restore_archive": "latest"}, limit="app1")
         traffic.mark()
@@ -314,7 +314,7 @@ def test_health_check_reads_ledgerly(site, inventory, tmp_path):
 def test_shutdown_and_startup_of_one_host_keep_both_services_serving(site, inventory, tmp_path):
     slot = live_slot("app2")
     before = host_get("app2", "/accounts")
-    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic(threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         down = play("shutdown.yml", inventory, tmp_path / "down", limit="app2")
         stopped = lab_host("app2").service("ledgerly@%s" % slot).is_running
         demo_running = lab_host("app2").run("systemctl is-active --quiet demo@blue || "
@@ -349,7 +349,7 @@ def stopped_probes(result):
 def test_shutdown_and_startup_of_ledgerly_app_tier_leave_the_demo_serving(site, inventory, tmp_path):
     before = {host: host_get(host, "/accounts") for host in APP_HOSTS}
     slots = {host: live_slot(host) for host in APP_HOSTS}
-    with Traffic() as demo_traffic:
+    with Traffic(rate=WATCHER_RATE) as demo_traffic:
         down = play("shutdown.yml", inventory, tmp_path / "down", {"fleet_only_tiers": ["app"]})
         status_down, _ = http_get(URL)
         up = play("startup.yml", inventory, tmp_path / "up", {"fleet_only_tiers": ["app"]})
@@ -374,7 +374,7 @@ def test_shutdown_and_startup_of_ledgerly_app_tier_leave_the_demo_serving(site, 
 
 def test_scale_in_then_out_keeps_both_services_serving(site, inventory, tmp_path):
     slot = live_slot("app3")
-    with ledgerly_traffic(threads=2) as traffic, Traffic() as demo_traffic:
+    with ledgerly_traffic(threads=2) as traffic, Traffic(rate=WATCHER_RATE) as demo_traffic:
         scaled_in = play("scale.yml", inventory, tmp_path / "in", {"scale_action": "in", "scale_hosts": ["app3"]})
         out_of_pool = pool().get("app3-%s" % slot)
         scaled_out = play("scale.yml", inventory, tmp_path / "out", {"scale_action": "out", "scale_hosts": ["app3"]})

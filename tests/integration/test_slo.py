@@ -161,8 +161,8 @@ def test_a_fast_burn_pages_through_alertmanager_to_the_webhook(converged, tmp_pa
     started = time.monotonic()
     paged = []
     try:
-        with Traffic(url="http://%s/no-such-page" % LB_ADDRESS, interval=0.02), \
-             Traffic(url="http://%s/version" % LB_ADDRESS, interval=0.02):
+        with Traffic(url="http://%s/no-such-page" % LB_ADDRESS, rate=50), \
+             Traffic(url="http://%s/version" % LB_ADDRESS, rate=50):
             while not paged and time.monotonic() - started < 150:
                 time.sleep(3)
                 paged = [a for n in recorded(lb1, "page") for a in n["alerts"]

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tests/run_suite.py: a step's exit status, and the CPU time of its whole process tree."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import pytest
+
+RUN_SUITE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_suite.py")
+
+
+@pytest.fixture()
+def run_suite(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("run_suite", RUN_SUITE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(module, "REPO", tmp_path)
+    return module
+
+
+def test_a_step_counts_the_cpu_of_a_grandchild_and_keeps_its_exit_status(run_suite, tmp_path):
+    # The CPU is spent two processes down, as ansible-playbook's workers are under pytest.
+    burner = tmp_path / "burn.py"
+    burner.write_text("import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end:\n    pass\n")
+    step = run_suite.Step("burn", ["bash", "-c", '"$0" "$1"; exit 3', sys.executable, str(burner)])
+    assert step.run() == 3
+    assert step.rc == 3
+    assert step.cpu_seconds >= 0.3
+    assert step.seconds >= 0.3
+
+
+def test_a_step_that_passes_reports_zero(run_suite):
+    step = run_suite.Step("true", ["true"])
+    assert step.run() == 0
+    assert 0 <= step.cpu_seconds < 1
+
+
+def test_the_machine_busy_time_grows_while_a_core_works(run_suite):
+    before = run_suite.machine_busy_seconds()
+    end = os.times().elapsed + 0.3
+    while os.times().elapsed < end:
+        pass
+    after = run_suite.machine_busy_seconds()
+    assert before is not None and after - before >= 0.2

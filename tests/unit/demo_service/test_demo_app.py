@@ -13,15 +13,24 @@ from demo_service_helpers import TOKEN, free_port, run_cli, write_config, write_
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def metric_samples(app):
-    """{(sample name, frozenset of labels): value} from /metrics."""
-    response = app.get("/metrics")
-    assert response.status == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+def metric_samples(app, reached=None):
+    """{(sample name, frozenset of labels): value} from /metrics.
+
+    The app counts a request once its reply is sent (the duration covers the write), so
+    a scrape right after a reply can come first: with ``reached`` ({sample key: value}),
+    scrape again for up to 5 s until each of those samples is at least its value."""
+    deadline = time.monotonic() + 5
+    while True:
+        response = app.get("/metrics")
+        assert response.status == 200
+        samples = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+        if all(samples.get(key, 0) >= value for key, value in (reached or {}).items()) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
 
 
 def db_rows(state_dir):
@@ -71,8 +80,9 @@ def test_version_reports_release_and_faults(app):
 
 def test_unknown_path_is_404_and_labelled_other(app):
     assert app.get("/no/such/page?x=1").status == 404
-    samples = metric_samples(app)
-    assert samples[("demo_http_requests_total", labels(method="GET", path="other", code="404"))] >= 1
+    counted = ("demo_http_requests_total", labels(method="GET", path="other", code="404"))
+    samples = metric_samples(app, reached={counted: 1})
+    assert samples[counted] >= 1
     assert not [key for key in samples if ("path", "/no/such/page") in key[1]]
 
 
@@ -86,9 +96,10 @@ def test_metrics_expose_the_contract_names(app):
     app.get("/")
     response = app.get("/metrics")
     assert response.headers["Content-Type"].startswith("text/plain")
-    samples = metric_samples(app)
+    counted = ("demo_http_requests_total", labels(method="GET", path="/", code="200"))
+    samples = metric_samples(app, reached={counted: 1})
     assert samples[("demo_build_info", labels(version="1.0.0", slot="blue"))] == 1
-    assert samples[("demo_http_requests_total", labels(method="GET", path="/", code="200"))] >= 1
+    assert samples[counted] >= 1
     assert ("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.005")) in samples
     assert ("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.25")) in samples
     assert samples[("demo_workflows", frozenset())] == app.get("/workflows").json()["count"]
@@ -156,8 +167,9 @@ def test_error_ratio_fails_that_share_of_requests(launcher):
     # Binomial(400, 0.25): mean 100, sd ~8.7; +-40 is more than 4.5 sd.
     assert 60 <= failures <= 140
     assert set(statuses) == {200, 500}
-    samples = metric_samples(app)
-    assert samples[("demo_http_requests_total", labels(method="GET", path="/", code="500"))] == failures
+    counted = ("demo_http_requests_total", labels(method="GET", path="/", code="500"))
+    samples = metric_samples(app, reached={counted: failures})
+    assert samples[counted] == failures
     assert app.get("/healthz").status == 200
 
 
@@ -166,9 +178,10 @@ def test_latency_is_added_to_root_only(launcher):
     started = time.monotonic()
     assert app.get("/").status == 200
     assert time.monotonic() - started >= 0.2
-    samples = metric_samples(app)
+    slow_enough = ("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.5"))
+    samples = metric_samples(app, reached={slow_enough: 1})
     assert samples[("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.1"))] == 0
-    assert samples[("demo_http_request_duration_seconds_bucket", labels(path="/", le="0.5"))] == 1
+    assert samples[slow_enough] == 1
 
 
 def test_workers_bound_the_requests_handled_at_once(launcher):

@@ -4,8 +4,7 @@
 # linear strategy: over the podman connection it made idempotence 4x faster (461 s ->
 # 118 s, measured side by side). create stays on ansible's own strategy: the podman
 # driver's create polls async jobs on localhost, which never finish under mitogen.
-# Its variant in tests/strategy also loads, once, the plugins every forked worker would
-# load again (see that file). `molecule test` runs the same sequence without mitogen.
+# `molecule test` runs the same sequence without mitogen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:-default}
@@ -14,7 +13,7 @@ strategies=$(python -c 'import ansible_mitogen, os; print(os.path.join(os.path.d
 molecule destroy -s "$scenario"
 trap 'molecule destroy -s "$scenario"' EXIT
 molecule create -s "$scenario"
-export ANSIBLE_STRATEGY_PLUGINS=$strategies:$PWD/tests/strategy ANSIBLE_STRATEGY=mitogen_linear_preloaded
+export ANSIBLE_STRATEGY_PLUGINS=$strategies ANSIBLE_STRATEGY=mitogen_linear
 molecule converge -s "$scenario" -- --check
 molecule converge -s "$scenario"
 molecule idempotence -s "$scenario"

@@ -1,9 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The suite's strategy (tests/strategy/mitogen_linear_preloaded.py) loads, before the
-first fork, everything a worker would otherwise import: after its preload, looking up
-any filter or test of the collection or of ansible.builtin, or any builtin action
-plugin, imports nothing new.
+"""The preload callback loads, before the first fork, everything a worker would otherwise
+import: after it ran, looking up any filter or test of the collection or of
+ansible.builtin, or a builtin action plugin, imports nothing new.
 
 Each check runs in a fresh interpreter: Ansible's plugin loader is set up once per
 process, as in ansible-playbook.
@@ -16,12 +15,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-pytest.importorskip("ansible_mitogen")
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHECKOUT = os.path.dirname(os.path.dirname(HERE))
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
 
 # Prints the full name of every filter and test of the collection (importing their files).
 NAMES = r"""
@@ -41,21 +36,19 @@ for kind, container_name, listing in (("filter", "FilterModule", "filters"), ("t
 print(json.dumps(names))
 """
 
-# Looks up each named plugin, after the strategy's preload or without it, and prints the
-# modules the lookups imported.
+# Looks up each named plugin, after the callback's playbook start or without it, and
+# prints the modules the lookups imported.
 LOOKUPS = r"""
 import json, os, sys
-sys.path.insert(0, os.path.join(sys.argv[1], "tests", "strategy"))
 from ansible.plugins.loader import init_plugin_loader
-init_plugin_loader([sys.argv[2]])
-from ansible.plugins.loader import action_loader, filter_loader, test_loader
-import mitogen_linear_preloaded as strategy
+init_plugin_loader([sys.argv[1]])
+from ansible.plugins.loader import action_loader, callback_loader, filter_loader, test_loader
 
-if sys.argv[3] == "preload":
-    strategy.preload()
+if sys.argv[2] == "preload":
+    callback_loader.get("fleetops.lifecycle.preload").v2_playbook_on_start(None)
 before = set(sys.modules)
 loaders = {"filter": filter_loader, "test": test_loader}
-for kind, name in json.loads(sys.argv[4]):
+for kind, name in json.loads(sys.argv[3]):
     if kind == "action":
         assert action_loader.get(name, class_only=True) is not None, name
     else:
@@ -86,7 +79,7 @@ def run_probe(*args):
 def imported_by_lookups(mode):
     collection = run_probe(NAMES, _collections_root())
     assert any(kind == "filter" for kind, _ in collection)
-    return run_probe(LOOKUPS, CHECKOUT, _collections_root(), mode, json.dumps(collection + BUILTINS))
+    return run_probe(LOOKUPS, _collections_root(), mode, json.dumps(collection + BUILTINS))
 
 
 def test_after_the_preload_no_lookup_imports_anything():

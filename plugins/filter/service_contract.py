@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Service contract filters; the logic lives in module_utils.service_contract
-(documented in ``service_contract_problems.yml``, ``slot_unit.yml``,
-``unit_template.yml`` and ``service_selector.yml``)."""
+(documented in ``service_contract_problems.yml``, ``install_input_problems.yml``,
+``slot_unit.yml``, ``unit_template.yml`` and ``service_selector.yml``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors i
 def service_contract_problems(contract):
     """Messages for service_* variables set wrong, empty when the contract holds."""
     return wrap("service_contract_problems", service_contract.contract_problems, contract)
+
+
+def install_input_problems(version, slot, ports, api_token, version_from="service_version"):
+    """Messages for a version, slot or API token the service role cannot install with."""
+    return wrap("install_input_problems", service_contract.install_input_problems, version, slot, ports, api_token,
+                version_from)
 
 
 def slot_unit(unit, slot):
@@ -37,6 +43,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "service_contract_problems": service_contract_problems,
+            "install_input_problems": install_input_problems,
             "slot_unit": slot_unit,
             "unit_template": unit_template,
             "service_selector": service_selector,

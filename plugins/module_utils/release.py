@@ -76,6 +76,11 @@ class ReleaseError(ResultError, ValueError):
 # --- validation ------------------------------------------------------------------
 
 
+def is_release_version(version):
+    """Whether ``version`` is a release version (see :func:`validate_version`)."""
+    return isinstance(version, str) and _VERSION_RE.fullmatch(version) is not None
+
+
 def validate_version(version, option="version"):
     """Return ``version`` when it is a release version, else raise ReleaseError.
 
@@ -83,7 +88,7 @@ def validate_version(version, option="version"):
     suffix (:data:`VERSION_PATTERN`), matched against the whole string (a trailing
     newline is not a version). Such a version is also a safe directory name.
     """
-    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
+    if not is_release_version(version):
         raise ReleaseError(
             "%s: %r is not a release version (expected MAJOR.MINOR.PATCH with an "
             "optional -prerelease or +build suffix, e.g. 1.2.0 or 1.2.0-rc.1)" % (option, version)

@@ -10,7 +10,10 @@ before any role uses them.
 
 from __future__ import annotations
 
+import json
 import re
+
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import release
 
 SLOTS = ("blue", "green")
 # Used in file names (HAProxy conf.d, Prometheus file-SD, /var/lib/fleetops/<name>/) and
@@ -112,3 +115,19 @@ def prometheus_selector(job, **labels):
         raise ValueError("job=%r must be a non-empty string" % (job,))
     pairs = [("job", job)] + sorted(labels.items())
     return "{%s}" % ",".join('%s="%s"' % (k, str(v).replace("\\", "\\\\").replace('"', '\\"')) for k, v in pairs)
+
+
+def install_input_problems(version, slot, ports, api_token, version_from="service_version"):
+    """Messages for the service role's own inputs that cannot install a release, empty
+    when they can: the version, the slot's port and the API token. ``version_from`` is
+    the variable the user gave the version in (deploy_version, rollback_release), so the
+    message names it."""
+    problems = []
+    # The same rule as the release module's, which unpacks it (a trailing newline is no version).
+    if not release.is_release_version(version):
+        problems.append("%s=%s is not a release version (expected e.g. 1.0.0)" % (version_from, json.dumps(version)))
+    if not isinstance(ports, dict) or slot not in ports:
+        problems.append("service_slot=%s has no entry in service_ports=%s" % (slot, json.dumps(ports)))
+    if not api_token:
+        problems.append("service_api_token is empty; set it (from ansible-vault) in the inventory")
+    return problems

@@ -4,6 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.filter.service_contract import (
     FilterModule,
+    install_input_problems,
     service_contract_problems,
     service_selector,
     slot_unit,
@@ -12,14 +13,17 @@ from ansible_collections.fleetops.lifecycle.plugins.filter.service_contract impo
 
 
 def test_every_filter_is_registered():
-    assert sorted(FilterModule().filters()) == ["service_contract_problems", "service_selector", "slot_unit",
-                                                "unit_template"]
+    assert sorted(FilterModule().filters()) == ["install_input_problems", "service_contract_problems",
+                                                "service_selector", "slot_unit", "unit_template"]
 
 
 def test_filters_pass_results_through():
     assert service_contract_problems({"service_name": "shop"}) == []
     assert slot_unit("shop@{slot}.service", "blue") == "shop@blue.service"
     assert unit_template("shop@{slot}.service") == "shop@.service"
+    assert install_input_problems("1.0.0", "blue", {"blue": 8081}, "secret") == []
+    assert install_input_problems("1.0.0", "green", {"blue": 8081}, "secret", "deploy_version") == [
+        'service_slot=green has no entry in service_ports={"blue": 8081}']
     assert service_selector("shop", {"slot": "blue"}) == '{job="shop",slot="blue"}'
     assert service_selector("shop") == '{job="shop"}'
 

@@ -3,6 +3,7 @@
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.service_contract import (
     contract_problems,
+    install_input_problems,
     prometheus_selector,
     unit_name,
     unit_template,
@@ -114,3 +115,43 @@ def test_selector_needs_a_job():
     with pytest.raises(ValueError) as info:
         prometheus_selector("")
     assert str(info.value) == "job='' must be a non-empty string"
+
+
+PORTS = {"blue": 8081, "green": 8082}
+
+
+def test_inputs_that_can_install_have_no_problem():
+    assert install_input_problems("1.0.0", "blue", PORTS, "secret") == []
+    assert install_input_problems("2.1.0-rc.1", "green", PORTS, "secret") == []
+    assert install_input_problems("3.0.0+build.7", "green", PORTS, "secret") == []
+
+
+@pytest.mark.parametrize("version, shown", [
+    ("latest", '"latest"'), ("", '""'), ("1.0", '"1.0"'), ("1.0.0\n", '"1.0.0\\n"'), ("../1.0.0", '"../1.0.0"'),
+    (None, "null"), (1, "1"),
+])
+def test_a_version_that_is_no_release_is_named_with_its_value(version, shown):
+    assert install_input_problems(version, "blue", PORTS, "secret") == [
+        "service_version=%s is not a release version (expected e.g. 1.0.0)" % shown]
+
+
+def test_the_message_names_the_variable_the_version_came_from():
+    assert install_input_problems("latest", "blue", PORTS, "secret", version_from="deploy_version") == [
+        'deploy_version="latest" is not a release version (expected e.g. 1.0.0)']
+
+
+def test_a_slot_without_a_port_names_the_slot_and_the_ports():
+    assert install_input_problems("1.0.0", "purple", PORTS, "secret") == [
+        'service_slot=purple has no entry in service_ports={"blue": 8081, "green": 8082}']
+    assert install_input_problems("1.0.0", "blue", None, "secret") == [
+        "service_slot=blue has no entry in service_ports=null"]
+
+
+@pytest.mark.parametrize("token", ["", None])
+def test_an_empty_api_token_is_refused(token):
+    assert install_input_problems("1.0.0", "blue", PORTS, token) == [
+        "service_api_token is empty; set it (from ansible-vault) in the inventory"]
+
+
+def test_every_problem_is_listed_at_once():
+    assert len(install_input_problems("x", "purple", PORTS, "")) == 3

@@ -23,7 +23,8 @@ another's connections. The labs end where they started (1.0.0 serving).
 
 Then (--only settings: only this) on the big lab: health_check.yml under each controller
 setting (forks, pipelining, ControlPersist, the free strategy, mitogen's linear strategy at
-forks 50, 20 and 10), backup.yml at forks 50 under linear and free, and
+forks 50, 20 and 10, with and without the fleetops.lifecycle.preload callback),
+backup.yml at forks 50 under linear and free, and
 what fact gathering costs (the
 most fact caching can save a run). The machine's load is printed beside the figures:
 other work shares its 2 cores, so compare figures of one run (ratios). Not a test.
@@ -47,8 +48,11 @@ LAB_SH = os.path.join(REPO, "lab", "lab.sh")
 DEFAULT_SSH_ARGS = "-C -o ControlMaster=auto -o ControlPersist=60s"
 HOST_KEY_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 NO_PERSIST_ARGS = "-o ControlMaster=no " + HOST_KEY_ARGS
+# The peer has the audit trail (part of the collection) but not the preload callback (a
+# setting of ours, like forks and pipelining).
 PEER = {"label": "peer: forks 5, pipelining off, linear (Ansible's defaults)", "forks": 5, "pipelining": False,
-        "ssh_args": DEFAULT_SSH_ARGS + " " + HOST_KEY_ARGS, "strategy": "linear"}
+        "ssh_args": DEFAULT_SSH_ARGS + " " + HOST_KEY_ARGS, "strategy": "linear",
+        "callbacks": "fleetops.lifecycle.audit"}
 OURS = {"label": "ours: the collection's ansible.cfg"}
 OLD, NEW = "1.0.0", "2.0.0"
 try:
@@ -86,7 +90,7 @@ def playbook(name, inv, extravars=None, settings=OURS, check=True):
                ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir)
     for key, var in (("forks", "ANSIBLE_FORKS"), ("pipelining", "ANSIBLE_PIPELINING"),
                      ("ssh_args", "ANSIBLE_SSH_ARGS"), ("strategy", "ANSIBLE_STRATEGY"),
-                     ("strategy_plugins", "ANSIBLE_STRATEGY_PLUGINS")):
+                     ("strategy_plugins", "ANSIBLE_STRATEGY_PLUGINS"), ("callbacks", "ANSIBLE_CALLBACKS_ENABLED")):
         if key in settings:
             env[var] = str(settings[key])
     start = time.monotonic()
@@ -153,6 +157,8 @@ def settings_study(lab, mitogen):
         dict(pipe, label="forks 5, pipelining on", forks=5),
         dict(pipe, label="forks 20, pipelining on", forks=20),
         dict(pipe, label="forks 50, pipelining on", forks=50, backup=True),
+        dict(pipe, label="forks 50, pipelining on, no preload callback", forks=50,
+             callbacks="fleetops.lifecycle.audit"),
         dict(pipe, label="forks 50, pipelining on, no ControlPersist", forks=50, ssh_args=NO_PERSIST_ARGS),
         dict(pipe, label="forks 50, pipelining on, strategy free", forks=50, strategy="free", backup=True),
     ]
@@ -163,6 +169,8 @@ def settings_study(lab, mitogen):
     for forks in (50, 20, 10):
         rows.append(dict(pipe, label="forks %d, mitogen_linear" % forks, forks=forks, strategy="mitogen_linear",
                          strategy_plugins=strategies, backup=forks == 20))
+    rows.append(dict(pipe, label="forks 20, mitogen_linear, no preload callback", forks=20, strategy="mitogen_linear",
+                     strategy_plugins=strategies, callbacks="fleetops.lifecycle.audit"))
     print("controller settings, lab %s (%d app hosts), each run with no ssh connection open:" % (lab, app_count(lab)))
     for row in rows:
         health, proc = playbook("playbooks/health_check.yml", inv, {"fleet_report_dir": ""}, row, check=False)

@@ -56,18 +56,23 @@ def _gid(option, name):
 
 
 def _mode(option, value):
-    text = str(value)
-    try:
-        mode = int(text, 8)
-    except ValueError:
-        mode = -1
+    """An octal string ('0644'), or a number: YAML reads an unquoted 0644 as the integer
+    420, which is that mode already (as the file module takes it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    else:
+        try:
+            mode = int(str(value), 8)
+        except ValueError:
+            mode = -1
     if not 0 <= mode <= 0o7777:
         raise ResultError("%s: %r is not an octal file mode such as '0644'" % (option, value))
     return mode
 
 
 def _absolute(option, path):
-    if not isinstance(path, str) or not os.path.isabs(path) or ".." in path.split("/") or path.rstrip("/") == "":
+    if (not isinstance(path, str) or not os.path.isabs(path) or ".." in path.split("/") or path.rstrip("/") == ""
+            or "\x00" in path):
         raise ResultError("%s: %r is not an absolute path without '..'" % (option, path))
     return os.path.normpath(path)
 
@@ -216,6 +221,9 @@ def _set_owner_and_mode(path, parent_fd, owned):
 
 def _write_file(option, entry, check_mode, diffs):
     path, uid, gid, mode = _wanted(option, entry)
+    if entry.get("validate") and "%s" not in entry["validate"]:
+        raise ResultError("%s.validate: %r has no %%s (where the new content's path goes)"
+                          % (option, entry["validate"]))
     content = entry["content"].encode("utf-8")
     parent_fd = _open_parent(path)
     if parent_fd is None:

@@ -46,8 +46,10 @@ options:
         type: str
         default: root
       mode:
-        description: Octal mode as a string, e.g. C('0755').
-        type: str
+        description:
+          - Octal mode as a string, e.g. C('0755'). A number is taken as the mode itself, as
+            YAML reads an unquoted C(0755) (the integer 493).
+        type: raw
         required: true
   files:
     description: Files to write or fix. Their directory must exist or be in O(directories).
@@ -74,8 +76,10 @@ options:
         type: str
         default: root
       mode:
-        description: Octal mode as a string, e.g. C('0644').
-        type: str
+        description:
+          - Octal mode as a string, e.g. C('0644'). A number is taken as the mode itself, as
+            YAML reads an unquoted C(0644) (the integer 420).
+        type: raw
         required: true
       validate:
         description:
@@ -146,10 +150,10 @@ _OWNER = dict(owner=dict(type="str", default="root"), group=dict(type="str", def
 
 ARGUMENT_SPEC = dict(
     directories=dict(type="list", elements="dict", default=[], options=dict(
-        path=dict(type="str", required=True), mode=dict(type="str", required=True), **_OWNER)),
+        path=dict(type="str", required=True), mode=dict(type="raw", required=True), **_OWNER)),
     files=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="str", required=True), content=dict(type="str", required=True),
-        mode=dict(type="str", required=True), validate=dict(type="str", default=""), **_OWNER)),
+        mode=dict(type="raw", required=True), validate=dict(type="str", default=""), **_OWNER)),
     absent=dict(type="list", elements="str", default=[]),
 )
 

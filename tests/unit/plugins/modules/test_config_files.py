@@ -68,6 +68,14 @@ def test_writes_files_and_directories_then_changes_nothing(tmp_path):
     assert leftovers(tmp_path) == [] and leftovers(drop_ins) == []
 
 
+def test_an_unquoted_yaml_mode_is_the_mode_itself(tmp_path):
+    # `mode: 0640` unquoted reaches the module as the integer 416, which is 0o640.
+    target = tmp_path / "shop.ini"
+    run(dict(files=[a_file(target, "x\n", mode=0o640)], directories=[
+        dict(path=str(tmp_path / "d"), mode=0o750, owner=USER, group=GROUP)]))
+    assert mode_of(target) == 0o640 and mode_of(tmp_path / "d") == 0o750
+
+
 def test_a_changed_file_is_replaced_whole_and_shown_in_the_diff(tmp_path):
     target = tmp_path / "shop.ini"
     target.write_text("port = 1\n")
@@ -180,6 +188,11 @@ def test_a_failure_stops_at_its_entry_leaving_the_later_ones_untouched(tmp_path)
     (dict(path="/etc/../tmp/x"), "files[0].path: '/etc/../tmp/x' is not an absolute path without '..'"),
     (dict(mode="644x"), "files[0].mode: '644x' is not an octal file mode such as '0644'"),
     (dict(mode="17777"), "files[0].mode: '17777' is not an octal file mode such as '0644'"),
+    (dict(path="/tmp/a\x00b"), "files[0].path: '/tmp/a\\x00b' is not an absolute path without '..'"),
+    (dict(validate="/bin/true"), "files[0].validate: '/bin/true' has no %s (where the new content's path goes)"),
+    (dict(mode="u=rw"), "files[0].mode: 'u=rw' is not an octal file mode such as '0644'"),
+    (dict(mode=-1), "files[0].mode: -1 is not an octal file mode such as '0644'"),
+    (dict(mode=True), "files[0].mode: True is not an octal file mode such as '0644'"),
     (dict(owner="no-such-user-fleetops"), "files[0].owner: no user 'no-such-user-fleetops' on this host"),
     (dict(group="no-such-group-fleetops"), "files[0].group: no group 'no-such-group-fleetops' on this host"),
 ])

@@ -41,17 +41,23 @@ _READ_FLAGS = os.O_RDONLY | NOFOLLOW | CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC
 
 
-def _uid(option, name):
+# In check mode an owner may be one that an earlier task of the run only predicted (the
+# service user on a new host): it is taken as a change, not an error.
+def _uid(option, name, check_mode):
     try:
         return pwd.getpwnam(name).pw_uid
     except KeyError:
+        if check_mode:
+            return None
         raise ResultError("%s: no user %r on this host" % (option, name)) from None
 
 
-def _gid(option, name):
+def _gid(option, name, check_mode):
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
+        if check_mode:
+            return None
         raise ResultError("%s: no group %r on this host" % (option, name)) from None
 
 
@@ -77,10 +83,12 @@ def _absolute(option, path):
     return os.path.normpath(path)
 
 
-def _wanted(option, entry):
-    """Path, uid, gid and mode an entry asks for, checked."""
-    return (_absolute(option + ".path", entry["path"]), _uid(option + ".owner", entry.get("owner") or "root"),
-            _gid(option + ".group", entry.get("group") or "root"), _mode(option + ".mode", entry["mode"]))
+def _wanted(option, entry, check_mode):
+    """Path, uid, gid and mode an entry asks for, checked (uid or gid None: an owner that
+    does not exist yet, in check mode)."""
+    return (_absolute(option + ".path", entry["path"]),
+            _uid(option + ".owner", entry.get("owner") or "root", check_mode),
+            _gid(option + ".group", entry.get("group") or "root", check_mode), _mode(option + ".mode", entry["mode"]))
 
 
 def _open_parent(path):
@@ -99,7 +107,7 @@ def _lstat_at(parent_fd, name):
 
 
 def _ensure_directory(option, entry, check_mode):
-    path, uid, gid, mode = _wanted(option, entry)
+    path, uid, gid, mode = _wanted(option, entry, check_mode)
     parent_fd = _open_parent(path)
     if parent_fd is None:
         raise ResultError("%s.path: the directory holding %s does not exist" % (option, path))
@@ -220,7 +228,7 @@ def _set_owner_and_mode(path, parent_fd, owned):
 
 
 def _write_file(option, entry, check_mode, diffs):
-    path, uid, gid, mode = _wanted(option, entry)
+    path, uid, gid, mode = _wanted(option, entry, check_mode)
     if entry.get("validate") and "%s" not in entry["validate"]:
         raise ResultError("%s.validate: %r has no %%s (where the new content's path goes)"
                           % (option, entry["validate"]))

@@ -227,7 +227,10 @@ def test_rolling_vertical_change_drops_no_request(tmp_path):
     check = run_playbook("scale.yml", {"scale_action": "vertical", "scale_workers": 3, "scale_memory_max_mb": 640,
                                        "scale_cpu_quota_percent": 120}, check=True, tmp_path=tmp_path / "check")
     assert check.rc == 0, check.failure_messages()
-    assert any("Write the resource limits drop-in" in task for task in check.changed_tasks()), check.changed_tasks()
+    # The service role writes its files in one config_files task, which names each path it would change.
+    predicted = [e["event_data"]["res"].get("changed_paths", []) for e in check.events
+                 if e["event"] == "runner_on_ok" and e["event_data"].get("res", {}).get("changed")]
+    assert any("/etc/systemd/system/demo@.service.d/50-limits.conf" in paths for paths in predicted), predicted
     assert limits == {name: lab_host(name).run("systemctl show -p MemoryMax --value demo@%s" % live_slot(name)).stdout
                       for name in APP_HOSTS}
     with Traffic(threads=2) as traffic:

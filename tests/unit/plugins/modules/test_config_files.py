@@ -120,6 +120,18 @@ def test_check_mode_reports_the_change_and_the_diff_and_writes_nothing(tmp_path)
     assert target.read_text() == "old\n" and not drop_ins.exists()
 
 
+def test_check_mode_takes_an_owner_not_made_yet_as_a_change(tmp_path):
+    # On a new host the service user is only predicted by an earlier task in check mode.
+    target = tmp_path / "shop.ini"
+    target.write_text("same\n")
+    entry = dict(a_file(target, "same\n"), owner="no-such-user-fleetops", group="no-such-group-fleetops")
+    directory = dict(path=str(tmp_path / "d"), mode="0755", owner="no-such-user-fleetops")
+    result = run(dict(files=[entry], directories=[directory]), check_mode=True)
+    assert result["changed_paths"] == [str(tmp_path / "d"), str(target)]
+    failed = run(dict(files=[entry]), expect_failure=True)
+    assert failed["msg"] == "files[0].owner: no user 'no-such-user-fleetops' on this host"
+
+
 def test_absent_removes_a_file_and_a_missing_one_is_no_change(tmp_path):
     target = tmp_path / "50-limits.conf"
     target.write_text("[Service]\n")

@@ -22,7 +22,9 @@ timed like the rest.
 """
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -98,6 +100,7 @@ class Step:
         self.name, self.command, self.env, self.after = name, command, env, after
         self.log = LOG_DIR / ("%s.log" % name)
         self.rc, self.seconds, self.cpu_seconds = None, 0.0, 0.0
+        self.host_cpu_seconds = None  # an integration group's lab hosts, read before the lab goes
 
     def run(self):
         start = time.monotonic()
@@ -128,6 +131,31 @@ def machine_busy_seconds():
     return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
+def lab_hosts_cpu_seconds(lab):
+    """CPU seconds the lab's hosts (containers) used since they started, or None.
+
+    Hosts a test removed before the end are not in it."""
+    names = subprocess.run(["podman", "ps", "-q", "--filter", "label=fleetops.labname=%s" % lab],
+                           capture_output=True, text=True, check=False).stdout.split()
+    if not names:
+        return None
+    proc = subprocess.run(["podman", "stats", "--no-stream", "--format", "json"] + names,
+                          capture_output=True, text=True, check=False)
+    try:
+        return sum(_duration_seconds(entry["cpu_time"]) for entry in json.loads(proc.stdout))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _duration_seconds(text):
+    """Go's time.Duration text (podman's cpu_time: '1m2.5s', '812.3ms', '950us') in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total = 0.0
+    for number, unit in re.findall(r"([0-9.]+)(h|ms|us|µs|ns|m|s)", text):
+        total += float(number) * units[unit]
+    return total
+
+
 def lab_down(lab):
     subprocess.run(["bash", "lab/lab.sh", "--lab", lab, "down"], cwd=REPO, capture_output=True, check=False)
 
@@ -144,8 +172,13 @@ def group_step(lab, modules, keep_lab):
     command += [str(INTEGRATION / module) for module in modules]
     # A finished group's lab goes at once: its Prometheus and services would keep
     # taking CPU from the groups still running.
-    after = None if keep_lab else (lambda: lab_down(lab))
-    step = Step("integration-%s" % lab, command, env={"FLEETOPS_LAB": lab}, after=after)
+    step = Step("integration-%s" % lab, command, env={"FLEETOPS_LAB": lab})
+
+    def after():
+        step.host_cpu_seconds = lab_hosts_cpu_seconds(lab)
+        if not keep_lab:
+            lab_down(lab)
+    step.after = after
     step.junit = junit
     return step
 
@@ -232,11 +265,12 @@ def main():
             print("\n".join(step.log.read_text(errors="replace").splitlines()[-120:]))
 
     print("\n[suite] wall time by step (setup first; then the quick steps one after another, beside the"
-          " integration groups and molecule), and the CPU time of each step's own processes (the lab"
-          " hosts' processes are not in it)")
+          " integration groups and molecule), the CPU time of each step's own processes, and for an"
+          " integration group the CPU time of its lab's hosts")
     for step in steps:
         state = "not run" if step.rc is None else ("ok" if step.rc == 0 else "FAILED")
-        print("  %-24s %7.1f s  %7.1f CPU s  %s" % (step.name, step.seconds, step.cpu_seconds, state))
+        hosts = "" if step.host_cpu_seconds is None else "+ %6.1f CPU s on its lab hosts" % step.host_cpu_seconds
+        print("  %-24s %7.1f s  %7.1f CPU s %-32s %s" % (step.name, step.seconds, step.cpu_seconds, hosts, state))
     times = module_times(groups)
     if times:
         print("[suite] integration wall time by module (sum of its tests' setup, call and teardown)")

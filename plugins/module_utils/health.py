@@ -85,10 +85,10 @@ class _Problems(object):
         self.items.append("%s: %s" % (where, text))
 
 
-def _where(index, name):
+def _where(index, name, option="probes"):
     if isinstance(name, str) and name:
-        return "probe %r (probes[%d])" % (name, index)
-    return "probes[%d]" % index
+        return "probe %r (%s[%d])" % (name, option, index)
+    return "%s[%d]" % (option, index)
 
 
 def _number(problems, where, option, value, *, minimum=None, maximum=None, above=None, integer=False):
@@ -272,11 +272,12 @@ def _validate_options(problems, where, kind, probe):
     return _CHECKS[kind](problems, where, probe.get)
 
 
-def validate_probes(probes, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, delay=DEFAULT_DELAY):
+def validate_probes(probes, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, delay=DEFAULT_DELAY, option="probes"):
     """Check ``probes`` and return normalized probe dicts; raise ResultError listing every problem.
 
     Options left out (or None, as AnsibleModule fills in suboptions) take the type's
     default; ``timeout``, ``retries`` and ``delay`` default to the global values given here.
+    ``option`` is the name messages give the list (a module taking probes under another name).
     """
     problems = _Problems()
     defaults = {}
@@ -284,20 +285,20 @@ def validate_probes(probes, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, de
     defaults["retries"] = _number(problems, "options", "retries", retries, minimum=0, integer=True)
     defaults["delay"] = _number(problems, "options", "delay", delay, minimum=0)
     if not isinstance(probes, (list, tuple)) or not probes:
-        raise ResultError("probes: give a non-empty list of probes, got %r" % (probes,))
+        raise ResultError("%s: give a non-empty list of probes, got %r" % (option, probes))
     seen = {}
     normalized = []
     for index, probe in enumerate(probes):
         if not isinstance(probe, Mapping):
-            problems.add("probes[%d]" % index, "each probe must be a dictionary, got %r" % (probe,))
+            problems.add("%s[%d]" % (option, index), "each probe must be a dictionary, got %r" % (probe,))
             continue
         name = probe.get("name")
-        where = _where(index, name)
+        where = _where(index, name, option)
         if not isinstance(name, str) or not name:
             problems.add(where, "name=%r must be a non-empty string (every probe needs a unique name)" % (name,))
         elif name in seen:
-            problems.add(where, "name=%r is already used by probes[%d]; probe names must be unique"
-                         % (name, seen[name]))
+            problems.add(where, "name=%r is already used by %s[%d]; probe names must be unique"
+                         % (name, option, seen[name]))
         else:
             seen[name] = index
         kind = probe.get("type")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout, slot_info
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
 
@@ -68,6 +68,16 @@ def ungated_stage(stage, window):
     return wrap("ungated_stage", rollout.ungated_stage, stage, window)
 
 
+def slot_releases(infos, hosts):
+    """Host -> what each slot runs, the last good and the good releases, from slot_info results."""
+    return wrap("slot_releases", slot_info.releases_by_host, infos, hosts)
+
+
+def short_of_space(infos, hosts, min_mb, option="deploy_min_free_mb"):
+    """A line per host whose slot_info free_mb is below min_mb, naming the option."""
+    return wrap("short_of_space", slot_info.short_of_space, infos, hosts, min_mb, option)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -80,4 +90,6 @@ class FilterModule(object):
             "live_slots": live_slots,
             "analysis_window": analysis_window,
             "ungated_stage": ungated_stage,
+            "slot_releases": slot_releases,
+            "short_of_space": short_of_space,
         }

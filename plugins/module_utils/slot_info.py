@@ -127,4 +127,48 @@ def read_slots(params, run_command):
             "unit_state": read_unit_state(run_command, unit),
         }
     ledger = ledger_view(read_records(read_ledger(params["ledger_path"]) or ""))
-    return slot_report(read, ledger, params.get("haproxy_servers"), params.get("host"))
+    report = slot_report(read, ledger, params.get("haproxy_servers"), params.get("host"))
+    if params.get("free_space_path"):
+        report["free_mb"] = free_mb(params["free_space_path"])
+    return report
+
+
+def free_mb(path):
+    """Whole MiB free for unprivileged users on the file system of ``path`` (df's Available)."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise ResultError("free_space_path: %r must be an absolute path" % (path,))
+    try:
+        stat = os.statvfs(path)
+    except OSError as exc:
+        raise ResultError("free_space_path: cannot measure the free space of %s: %s" % (path, exc.strerror)) from None
+    return stat.f_bavail * stat.f_frsize // (1024 * 1024)
+
+
+def releases_by_host(infos, hosts):
+    """``{host: {<slot>: release, ..., "last_good", "good"}}`` from each host's slot_info result.
+
+    A host without a result (its read failed, it left the play) is left out: the deploy's
+    preflight names it when it stops the run.
+    """
+    releases = {}
+    for host, info in zip(hosts, infos):
+        if not isinstance(info, Mapping) or not isinstance(info.get("slots"), Mapping):
+            continue
+        entry = dict((slot, (state or {}).get("release")) for slot, state in info["slots"].items())
+        entry.update(last_good=info.get("last_good"), good=info.get("good"))
+        releases[host] = entry
+    return releases
+
+
+def short_of_space(infos, hosts, min_mb, option):
+    """One line per host whose slot_info ``free_mb`` is below ``min_mb``, naming ``option``."""
+    if isinstance(min_mb, str) and min_mb.strip().isdigit():  # an extra var (-e) is text
+        min_mb = int(min_mb)
+    if isinstance(min_mb, bool) or not isinstance(min_mb, int) or min_mb < 0:
+        raise ValueError("%s must be a whole number of MB, 0 or more, got %r" % (option, min_mb))
+    lines = []
+    for host, info in zip(hosts, infos):
+        free = info.get("free_mb") if isinstance(info, Mapping) else None
+        if free is not None and free < min_mb:
+            lines.append("%s has %d MB free, %s=%d" % (host, free, option, min_mb))
+    return lines

@@ -49,6 +49,11 @@ options:
   host:
     description: This host's name in its HAProxy server names (C(<host>-<slot>)); required with O(haproxy_servers).
     type: str
+  free_space_path:
+    description:
+      - Also measure the space free on the file system of this absolute path (C(statvfs), the space available to
+        unprivileged users, as C(df)'s Available), returned as RV(free_mb).
+    type: path
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -141,6 +146,11 @@ good:
   type: list
   elements: str
   sample: [2.0.0, 1.0.0]
+free_mb:
+  description: Whole MiB free for unprivileged users on the file system of O(free_space_path).
+  returned: when O(free_space_path) is given
+  type: int
+  sample: 1843
 ledger_records:
   description: How many valid records the ledger holds.
   returned: success
@@ -159,6 +169,7 @@ ARGUMENT_SPEC = dict(
     slots=dict(type="list", elements="str", default=["blue", "green"]),
     haproxy_servers=dict(type="dict"),
     host=dict(type="str"),
+    free_space_path=dict(type="path"),
 )
 
 

@@ -7,6 +7,7 @@ killed controller are in test_deploy_history.py, on a lab of their own.
 """
 
 import json
+import re
 import time
 
 import pytest
@@ -47,6 +48,29 @@ def test_a_negative_analysis_window_is_refused_before_anything_changes(on_v1, tm
             "through the stages unanalysed), got -5") in " ".join(result.failure_messages())
     assert result.changed() == 0, result.changed_tasks()
     assert (servers_serving(), app_fingerprint()) == before
+
+
+def test_every_host_short_of_space_is_named_before_anything_changes(on_v1, tmp_path):
+    before = (servers_serving(), app_fingerprint())
+    result = deploy("2.0.0", tmp_path, deploy_min_free_mb=10 ** 9)  # a petabyte: no lab host has it
+    assert result.rc != 0
+    messages = result.failure_messages()
+    assert len(messages) == 1 and messages[0].endswith("; nothing was changed"), messages
+    for name in APP_HOSTS:
+        assert re.search(r"\b%s has \d+ MB free, deploy_min_free_mb=1000000000\b" % name, messages[0]), messages
+    assert result.changed() == 0, result.changed_tasks()
+    assert (servers_serving(), app_fingerprint()) == before
+
+
+@pytest.mark.parametrize("value, message", [
+    ("lots", "argument 'deploy_min_free_mb' is of type str and we were unable to convert to int"),  # role arg spec
+    (-5, "deploy_min_free_mb must be a whole number of MB, 0 or more, got -5"),
+])
+def test_a_free_space_minimum_that_is_no_size_is_named(on_v1, tmp_path, value, message):
+    result = deploy("2.0.0", tmp_path, deploy_min_free_mb=value)
+    assert result.rc != 0
+    assert message in " ".join(result.failure_messages()), result.failure_messages()
+    assert result.changed() == 0, result.changed_tasks()
 
 
 def test_good_release_is_promoted_with_zero_failed_requests(on_v1, tmp_path):

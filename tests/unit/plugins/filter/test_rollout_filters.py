@@ -22,6 +22,8 @@ def test_filter_map():
         "canary_stages",
         "live_slots",
         "rollout_plan",
+        "short_of_space",
+        "slot_releases",
         "slot_servers",
         "traffic_share",
         "traffic_weights",
@@ -144,3 +146,16 @@ def test_analysis_window_and_ungated_stage():
         FILTERS["analysis_window"](-5)
     with pytest.raises(AnsibleFilterError, match=r"^ungated_stage: stage must be a traffic percentage"):
         FILTERS["ungated_stage"](0, 0)
+
+
+def test_short_of_space_filter_names_the_option_of_a_bad_minimum():
+    with pytest.raises(AnsibleFilterError) as info:
+        FILTERS["short_of_space"]([{"free_mb": 1}], ["app1"], "lots", "deploy_min_free_mb")
+    assert "deploy_min_free_mb must be a whole number of MB, 0 or more, got 'lots'" in str(info.value)
+    assert FILTERS["short_of_space"]([{"free_mb": 1}], ["app1"], 2) == ["app1 has 1 MB free, deploy_min_free_mb=2"]
+
+
+def test_slot_releases_filter():
+    info = {"slots": {"blue": {"release": "1.0.0"}}, "last_good": "1.0.0", "good": ["1.0.0"]}
+    assert FILTERS["slot_releases"]([info], ["app1"]) == {
+        "app1": {"blue": "1.0.0", "last_good": "1.0.0", "good": ["1.0.0"]}}

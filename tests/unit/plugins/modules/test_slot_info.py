@@ -15,6 +15,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.slot_info impor
     check_options,
     read_unit_state,
     release_of,
+    releases_by_host,
+    short_of_space,
     slot_report,
 )
 from ansible_collections.fleetops.lifecycle.plugins.modules import slot_info
@@ -127,6 +129,8 @@ def test_any_slot_names_and_unit_template(shop):
      "host: give the host's name in its HAProxy servers (<host>-<slot>) with haproxy_servers"),
     ({"haproxy_servers": {"app1-blue": "up"}, "host": "app1"},
      "haproxy_servers: 'up' is not a mapping with weight and admin"),
+    ({"free_space_path": "/nonexistent/fleetops"},
+     "free_space_path: cannot measure the free space of /nonexistent/fleetops: No such file or directory"),
 ])
 def test_bad_options_are_named_with_their_value(shop, extra, message):
     with pytest.raises(AnsibleFailJson) as info:
@@ -157,3 +161,40 @@ def test_slot_report_is_pure():
 def test_check_options_accepts_the_contract():
     check_options({"service_root": "/opt/demo", "service_unit": "demo@{slot}.service", "slots": ["blue", "green"],
                    "ledger_path": "/var/lib/fleetops/demo/ledger.jsonl"})
+
+
+def test_free_space_is_measured_only_when_asked_and_matches_statvfs(shop, tmp_path):
+    assert "free_mb" not in run_module(slot_info.main, args(shop))
+    result = run_module(slot_info.main, args(shop, free_space_path=str(tmp_path)))
+    stat = os.statvfs(str(tmp_path))
+    expected = stat.f_bavail * stat.f_frsize // (1024 * 1024)
+    assert abs(result["free_mb"] - expected) <= 8  # other writers on the machine may move it a little
+    assert isinstance(result["free_mb"], int)
+
+
+def test_releases_by_host_pairs_results_with_hosts_and_leaves_out_a_host_without_one():
+    infos = [
+        {"slots": {"blue": {"release": "1.0.0"}, "green": {"release": "2.0.0"}}, "last_good": "2.0.0",
+         "good": ["2.0.0", "1.0.0"]},
+        {"failed": True, "msg": "unreachable"},
+        {"slots": {"blue": {"release": "1.0.0"}, "green": {"release": None}}, "last_good": "1.0.0", "good": ["1.0.0"]},
+    ]
+    assert releases_by_host(infos, ["app1", "app2", "app3"]) == {
+        "app1": {"blue": "1.0.0", "green": "2.0.0", "last_good": "2.0.0", "good": ["2.0.0", "1.0.0"]},
+        "app3": {"blue": "1.0.0", "green": None, "last_good": "1.0.0", "good": ["1.0.0"]},
+    }
+
+
+def test_short_of_space_names_every_host_below_the_minimum_and_the_option():
+    infos = [{"free_mb": 150}, {"free_mb": 200}, {}, {"free_mb": 3}]
+    assert short_of_space(infos, ["app1", "app2", "app3", "app4"], 200, "deploy_min_free_mb") == [
+        "app1 has 150 MB free, deploy_min_free_mb=200", "app4 has 3 MB free, deploy_min_free_mb=200"]
+    assert short_of_space(infos, ["app1", "app2", "app3", "app4"], "100", "deploy_min_free_mb") == [
+        "app4 has 3 MB free, deploy_min_free_mb=100"]  # an extra var arrives as text
+
+
+@pytest.mark.parametrize("bad", [-1, "lots", 1.5, True, None])
+def test_short_of_space_refuses_a_minimum_that_is_no_whole_number(bad):
+    with pytest.raises(ValueError) as info:
+        short_of_space([{"free_mb": 1}], ["app1"], bad, "deploy_min_free_mb")
+    assert str(info.value) == "deploy_min_free_mb must be a whole number of MB, 0 or more, got %r" % (bad,)

@@ -110,6 +110,8 @@ def _ensure_directory(option, entry, check_mode):
     path, uid, gid, mode = _wanted(option, entry, check_mode)
     parent_fd = _open_parent(path)
     if parent_fd is None:
+        if check_mode:  # a directory an earlier entry (or task) would make first
+            return True
         raise ResultError("%s.path: the directory holding %s does not exist" % (option, path))
     try:
         name = os.path.basename(path)

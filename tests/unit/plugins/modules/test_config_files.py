@@ -132,6 +132,21 @@ def test_check_mode_takes_an_owner_not_made_yet_as_a_change(tmp_path):
     assert failed["msg"] == "files[0].owner: no user 'no-such-user-fleetops' on this host"
 
 
+def test_check_mode_predicts_nested_directories_an_earlier_entry_would_make(tmp_path):
+    # A new host: the service root does not exist yet, so neither does releases/ under it.
+    root = tmp_path / "opt" / "shop"
+    dirs = [dict(path=str(root.parent), mode="0755", owner=USER), dict(path=str(root), mode="0755", owner=USER),
+            dict(path=str(root / "releases"), mode="0755", owner=USER)]
+    result = run(dict(directories=dirs), check_mode=True)
+    assert result["changed_paths"] == [str(root.parent), str(root), str(root / "releases")]
+    assert not root.parent.exists()
+    made = run(dict(directories=dirs))
+    assert made["changed_paths"] == result["changed_paths"] and (root / "releases").is_dir()
+    missing = tmp_path / "missing" / "d"
+    failed = run(dict(directories=[dict(path=str(missing), mode="0755")]), expect_failure=True)
+    assert failed["msg"] == "directories[0].path: the directory holding %s does not exist" % missing
+
+
 def test_absent_removes_a_file_and_a_missing_one_is_no_change(tmp_path):
     target = tmp_path / "50-limits.conf"
     target.write_text("[Service]\n")

@@ -37,8 +37,16 @@ options:
   textfile:
     description:
       - Absolute path of a Prometheus node-exporter textfile (C(*.prom)) to write atomically, e.g.
-        V(/var/lib/prometheus/node-exporter/fleetops_backup.prom). Its directory must exist.
+        V(/var/lib/prometheus/node-exporter/fleetops_backup.prom). Its directory must exist, unless
+        O(textfile_only_if_dir=true).
     type: path
+  textfile_only_if_dir:
+    description:
+      - Write O(textfile) only when its directory exists (the node-exporter textfile directory the backup
+        schedule installs); without it nobody reads the metric, and RV(textfile) is null. One task where a
+        C(stat) of the directory and this one would be two on every host.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -136,6 +144,7 @@ ARGUMENT_SPEC = dict(
     exclude_kinds=dict(type="list", elements="str", default=["pre-restore"]),
     drill_record=dict(type="path"),
     textfile=dict(type="path"),
+    textfile_only_if_dir=dict(type="bool", default=False),
 )
 
 
@@ -182,7 +191,9 @@ def main():
         status = archive_status(dest_dir, params["service"], tuple(params["exclude_kinds"]))
         status["last_drill"] = read_drill_record(params["drill_record"]) if params["drill_record"] else None
         status["textfile"] = None
-        if params["textfile"] and not module.check_mode:
+        wanted = params["textfile"] and (not params["textfile_only_if_dir"]
+                                         or os.path.isdir(os.path.dirname(params["textfile"])))
+        if wanted and not module.check_mode:
             host = status["newest"]["host"] if status["newest"] else socket.gethostname().split(".")[0]
             write_textfile(params["textfile"], prometheus_textfile(status, params["service"] or "", host))
             status["textfile"] = params["textfile"]

@@ -476,3 +476,25 @@ def append_record(path, record, now, check_mode=False):
     if not exists:
         fsync_dir(directory)
     return result
+
+
+def close_unfinished(path, closer, operator, now, check_mode=False):
+    """Append an ``interrupted`` record for every run of the ledger at ``path`` that started
+    and recorded no outcome (a controller killed mid-run), naming ``closer``.
+
+    Meant to run under the deploy lock, so no run that could still finish is closed.
+    Returns the runs closed, oldest first, as :func:`unfinished_runs` lists them, and the
+    lines appended (in check mode: that would be).
+    """
+    if not isinstance(closer, str) or not closer.strip():
+        raise LedgerError("close_unfinished_by: %r must name the run that closes them" % (closer,))
+    text = read_ledger(path)
+    closed = unfinished_runs(read_records(text or "")["records"])
+    lines = []
+    for run in closed:
+        record = dict(run_id=run["run_id"], event="interrupted", release=run["release"], slot=run["slot"] or "",
+                      operator=operator or "",
+                      message="run %s started %s and recorded no outcome; closed by %s"
+                              % (run["run_id"], run["started"], closer))
+        lines.append(append_record(path, record, now, check_mode=check_mode)["line"])
+    return closed, lines

@@ -52,7 +52,8 @@ options:
     default: read
   record:
     description:
-      - The record to append; required with O(action=append), not allowed with O(action=read).
+      - The record to append; required with O(action=append) unless O(close_unfinished_by) is given, not
+        allowed with O(action=read).
       - "Required keys: C(run_id) and C(release) (strings without spaces) and C(event)
         (V(started), V(gate), V(promoted), V(rolled_back), V(failed), V(interrupted) or
         V(rollback))."
@@ -77,6 +78,23 @@ options:
   run_id:
     description:
       - With O(action=read), also return the summary of this run in RV(run).
+    type: str
+  operator:
+    description:
+      - With O(close_unfinished_by) and no O(record), the operator the C(interrupted) records name
+        (with O(record), its C(operator)).
+    type: str
+  close_unfinished_by:
+    description:
+      - With O(action=append), first close every run the ledger holds that started and recorded no
+        outcome (its controller was killed) with an V(interrupted) record (its run id, release and
+        slot, the operator of O(record), and the message C(run <id> started <time> and recorded no
+        outcome; closed by <this value>)), then append O(record) if given. The runs closed are
+        returned in RV(closed). Without O(record) it only closes them, and reports a change only
+        when it closed one.
+      - Run it under the deploy lock (the deploy role does, for its V(started) record), so that no
+        run that could still finish is closed. One task where a read and an append per closed run
+        would be more.
     type: str
 attributes:
   check_mode:
@@ -149,7 +167,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 record:
-  description: The record as appended (in check mode, as it would be).
+  description: The record as appended (in check mode, as it would be); null when only runs were closed.
   returned: when O(action=append)
   type: dict
   sample:
@@ -160,6 +178,15 @@ record:
     operator: alice
     change_id: CHG-1
     slot: green
+closed:
+  description:
+    - With O(close_unfinished_by), the runs closed as interrupted before O(record) was appended, oldest
+      first, each with C(run_id), C(release), C(slot), C(operator) and C(started); empty otherwise.
+  returned: when O(action=append)
+  type: list
+  elements: dict
+  sample: [{run_id: 20261207T101500Z-123456, release: 2.0.0, slot: green, operator: alice,
+            started: "2026-12-07T10:15:00.123Z"}]
 created:
   description: Whether the append creates the ledger file.
   returned: when O(action=append)
@@ -281,6 +308,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.ledger import (
     LedgerError,
     append_record,
     check_path,
+    check_record,
+    close_unfinished,
     ledger_view,
     read_ledger,
     read_records,
@@ -293,6 +322,8 @@ ARGUMENT_SPEC = dict(
     current=dict(type="str"),
     limit=dict(type="int"),
     run_id=dict(type="str"),
+    close_unfinished_by=dict(type="str"),
+    operator=dict(type="str"),
 )
 
 
@@ -300,25 +331,37 @@ def _append(params, now, check_mode, diff_mode):
     for key in ("current", "limit", "run_id"):
         if params.get(key) is not None:
             raise LedgerError("%s: only used with action=read" % key)
-    if params.get("record") is None:
+    record, closer = params.get("record"), params.get("close_unfinished_by")
+    if record is None and closer is None:
         raise LedgerError("record: required with action=append")
-    outcome = append_record(params["path"], params["record"], now, check_mode=check_mode)
+    closed, lines = [], []
+    if closer is not None:
+        if record is not None:  # checked before any run is closed, so a bad one changes nothing
+            check_record(record)
+        operator = (record or {}).get("operator") or params.get("operator")
+        closed, lines = close_unfinished(params["path"], closer, operator, now, check_mode=check_mode)
+    outcome = dict(record=None, line="", created=False, terminated_torn_line=False)
+    if record is not None:
+        outcome = append_record(params["path"], record, now, check_mode=check_mode)
+    lines.append(outcome["line"])
     result = dict(
-        changed=True,
+        changed=bool(record is not None or closed),
         path=params["path"],
         record=outcome["record"],
         created=outcome["created"],
         terminated_torn_line=outcome["terminated_torn_line"],
+        closed=closed,
     )
-    if diff_mode:
-        result["diff"] = dict(before="", after=outcome["line"], before_header=params["path"],
+    if diff_mode and result["changed"]:
+        result["diff"] = dict(before="", after="".join(lines), before_header=params["path"],
                               after_header="%s (appended)" % params["path"])
     return result
 
 
 def _read(params):
-    if params.get("record") is not None:
-        raise LedgerError("record: only used with action=append")
+    for key in ("record", "close_unfinished_by", "operator"):
+        if params.get(key) is not None:
+            raise LedgerError("%s: only used with action=append" % key)
     limit = params.get("limit")
     if limit is not None and limit <= 0:
         raise LedgerError("limit: %r must be a whole number above 0" % (limit,))

@@ -176,6 +176,14 @@ def test_read_is_the_default_action(path):
     ({"action": "append", "limit": 3, "record": {"run_id": "r1", "event": "promoted", "release": "1.0.0"}},
      "limit: only used with action=read"),
     ({"action": "read", "record": {"run_id": "r1"}}, "record: only used with action=append"),
+    ({"action": "read", "close_unfinished_by": "run r2"}, "close_unfinished_by: only used with action=append"),
+    ({"action": "read", "operator": "carol"}, "operator: only used with action=append"),
+    ({"action": "append", "close_unfinished_by": " ",
+      "record": {"run_id": "r1", "event": "started", "release": "1.0.0"}},
+     "close_unfinished_by: ' ' must name the run that closes them"),
+    ({"action": "append", "close_unfinished_by": "run r2", "record": {"run_id": "r2", "event": "begun",
+                                                                       "release": "1.0.0"}},
+     "record.event: 'begun' is not one of started, gate, promoted, rolled_back, failed, interrupted, rollback"),
     ({"action": "read", "limit": 0}, "limit: 0 must be a whole number above 0"),
     ({"action": "read", "limit": -2}, "limit: -2 must be a whole number above 0"),
     ({"action": "read", "path": "ledger.jsonl"}, "path: 'ledger.jsonl' must be an absolute path"),
@@ -202,3 +210,50 @@ def test_path_that_is_a_directory(tmp_path):
         if action == "append":
             args["record"] = dict(run_id="r1", event="promoted", release="1.0.0")
         assert fail(args)["msg"] == "path: %s is a directory; give the ledger file's path" % tmp_path
+
+
+def test_an_append_can_first_close_the_runs_a_killed_controller_left(path):
+    append(path, "started", "2.0.0", run_id="old", slot="green", operator="bob")
+    append(path, "gate", "2.0.0", run_id="old", gate=dict(verdict="pass"))
+    append(path, "started", "1.5.0", run_id="done")
+    append(path, "promoted", "1.5.0", run_id="done")
+    before = lines(path)
+    record = dict(run_id="new", event="started", release="3.0.0", operator="alice", slot="blue")
+    args = dict(path=path, action="append", record=record, close_unfinished_by="run new")
+    predicted = run(args, check_mode=True, diff=True)
+    assert lines(path) == before  # check mode writes nothing
+    result = run(args, diff=True)
+    assert [run_["run_id"] for run_ in result["closed"]] == ["old"] == [c["run_id"] for c in predicted["closed"]]
+    written = [json.loads(line) for line in lines(path)[len(before):]]
+    assert [(r["run_id"], r["event"]) for r in written] == [("old", "interrupted"), ("new", "started")]
+    closing = written[0]
+    assert (closing["release"], closing["slot"], closing["operator"]) == ("2.0.0", "green", "alice")
+    assert closing["message"] == "run old started %s and recorded no outcome; closed by run new" % (
+        result["closed"][0]["started"])
+    assert result["diff"]["after"].count("\n") == 2
+    # closed once: the next run finds nothing left to close
+    again = run(dict(args, record=dict(record, run_id="newer"), close_unfinished_by="run newer"))
+    assert again["closed"] == [{"run_id": "new", "release": "3.0.0", "slot": "blue", "operator": "alice",
+                                "started": again["closed"][0]["started"]}]
+    assert read(path)["unfinished"] == [dict(again["closed"][0], run_id="newer", release="3.0.0",
+                                             started=read(path)["unfinished"][0]["started"])]
+
+
+def test_without_close_unfinished_by_nothing_is_closed(path):
+    append(path, "started", "2.0.0", run_id="old")
+    result = append(path, "started", "3.0.0", run_id="new")
+    assert result["closed"] == []
+    assert [run_["run_id"] for run_ in read(path)["unfinished"]] == ["old", "new"]
+
+
+def test_closing_alone_names_the_operator_and_changes_only_when_it_closed_a_run(path):
+    append(path, "started", "2.0.0", run_id="old", slot="green")
+    args = dict(path=path, action="append", close_unfinished_by="rollback r9", operator="carol")
+    result = run(args)
+    assert (result["changed"], result["record"], [c["run_id"] for c in result["closed"]]) == (True, None, ["old"])
+    closing = json.loads(lines(path)[-1])
+    assert (closing["event"], closing["operator"]) == ("interrupted", "carol")
+    assert closing["message"].endswith("closed by rollback r9")
+    again = run(args)
+    assert (again["changed"], again["closed"]) == (False, [])
+    assert len(lines(path)) == 2

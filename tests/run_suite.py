@@ -11,7 +11,7 @@ Every integration module must be in exactly one group: a module in none fails th
 before anything starts, so a new test file is never silently left out. The number of
 tests collected is printed beside the number that ran; they must be equal.
 
-    python3 tests/run_suite.py [--only PART ...] [--jobs N] [--keep-labs]
+    python3 tests/run_suite.py [--only PART ...] [--groups GROUP ...] [--jobs N] [--keep-labs]
 
 At most --jobs integration groups and molecule run at once (default 4: on 2 cores more
 labs at once made every group slower than running them in turn); they start longest
@@ -86,8 +86,9 @@ def check_groups():
     return problems
 
 
-def collected_count():
-    proc = subprocess.run([str(BIN / "pytest"), "--collect-only", "-q", str(INTEGRATION)],
+def collected_count(modules=None):
+    paths = [str(INTEGRATION / module) for module in modules] if modules else [str(INTEGRATION)]
+    proc = subprocess.run([str(BIN / "pytest"), "--collect-only", "-q"] + paths,
                           capture_output=True, text=True, cwd=REPO, check=False)
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     if proc.returncode != 0:
@@ -228,6 +229,8 @@ def main():
                         help="run only these parts (default: all)")
     parser.add_argument("--jobs", type=int, default=4, help="integration groups and molecule at once (default 4)")
     parser.add_argument("--keep-labs", action="store_true", help="leave the integration labs up afterwards")
+    parser.add_argument("--groups", nargs="+", choices=sorted(INTEGRATION_GROUPS), metavar="GROUP",
+                        help="only these integration groups (default: all; %s)" % ", ".join(INTEGRATION_GROUPS))
     args = parser.parse_args()
     parts = set(args.only or ["quick", "integration", "molecule"])
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -242,10 +245,13 @@ def main():
         problems = check_groups()
         if problems:
             raise SystemExit("[suite] integration groups: " + "; ".join(problems))
-        expected = collected_count()
+        chosen = dict((lab, modules) for lab, modules in INTEGRATION_GROUPS.items()
+                      if not args.groups or lab in args.groups)
+        modules = [module for group in chosen.values() for module in group]
+        expected = collected_count(modules if args.groups else None)
         print("[suite] %d integration tests collected in %d modules, %d groups on labs of their own"
-              % (expected, len(integration_modules()), len(INTEGRATION_GROUPS)), flush=True)
-        groups = [group_step(lab, modules, args.keep_labs) for lab, modules in INTEGRATION_GROUPS.items()]
+              % (expected, len(modules), len(chosen)), flush=True)
+        groups = [group_step(lab, group, args.keep_labs) for lab, group in chosen.items()]
     quick = [Step(name, command) for name, command in QUICK_STEPS] if "quick" in parts else []
     molecule = [Step(*MOLECULE)] if "molecule" in parts else []
 
@@ -274,9 +280,11 @@ def main():
     times = module_times(groups)
     if times:
         print("[suite] integration wall time by module (sum of its tests' setup, call and teardown)")
-        for lab, modules in INTEGRATION_GROUPS.items():
-            for module in modules:
-                tests, seconds = times.get(module, (0, 0.0))
+        for lab, group in INTEGRATION_GROUPS.items():
+            for module in group:
+                if module not in times:
+                    continue
+                tests, seconds = times[module]
                 print("  %-10s %-24s %3d tests %7.1f s" % (lab, module, tests, seconds))
         ran = sum(tests for tests, _ in times.values())
         print("[suite] integration tests: %d collected, %d ran" % (expected, ran))

@@ -721,3 +721,26 @@ def check_health(params, system=None):
     concurrency = DEFAULT_CONCURRENCY if params.get("concurrency") is None else params["concurrency"]
     return summarize(run_probes(probes, concurrency=concurrency, system=system))
 
+
+
+# The options every module that runs probes takes, with the probes' defaults
+# (health_check and fleet_probe; documented by the health_run doc fragment).
+RUN_OPTIONS_SPEC = dict(
+    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
+    retries=dict(type="int", default=DEFAULT_RETRIES),
+    delay=dict(type="float", default=DEFAULT_DELAY),
+    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
+    fail_on_unhealthy=dict(type="bool", default=True),
+)
+
+
+def exit_with_probes(module, run):
+    """Exit ``module`` with ``run(module.params)``'s result: failed on a bad input, or on an
+    unhealthy result when ``fail_on_unhealthy`` asks; ``changed`` is always false."""
+    try:
+        result = run(module.params)
+    except ResultError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    if module.params["fail_on_unhealthy"] and not result["ok"]:
+        module.fail_json(msg="health check failed, " + result["summary"], **result)
+    module.exit_json(changed=False, **result)

@@ -53,28 +53,9 @@ options:
     type: list
     elements: dict
     default: []
-  timeout:
-    description: Default seconds one attempt of a probe may take.
-    type: float
-    default: 5
-  retries:
-    description: Default number of extra attempts of a probe that is not ok.
-    type: int
-    default: 0
-  delay:
-    description: Default seconds between two attempts.
-    type: float
-    default: 1
-  concurrency:
-    description: How many probes may run at the same time, 1 to 64.
-    type: int
-    default: 8
-  fail_on_unhealthy:
-    description: Fail the task when a probe does not pass.
-    type: bool
-    default: true
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
+  - fleetops.lifecycle.health_run
 attributes:
   check_mode:
     support: full
@@ -134,13 +115,7 @@ units:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fleet import PHASES
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.fleet_probe import probe_host
-from ansible_collections.fleetops.lifecycle.plugins.module_utils.health import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DELAY,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    ResultError,
-)
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.health import RUN_OPTIONS_SPEC, exit_with_probes
 
 ARGUMENT_SPEC = dict(
     fleet_tiers=dict(type="dict", required=True),
@@ -148,23 +123,13 @@ ARGUMENT_SPEC = dict(
     phase=dict(type="str", choices=list(PHASES), default="health"),
     min_free_percent=dict(type="float", default=5),
     extra_probes=dict(type="list", elements="dict", default=[]),
-    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
-    retries=dict(type="int", default=DEFAULT_RETRIES),
-    delay=dict(type="float", default=DEFAULT_DELAY),
-    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
-    fail_on_unhealthy=dict(type="bool", default=True),
+    **RUN_OPTIONS_SPEC
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = probe_host(module.params)
-    except ResultError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    if module.params["fail_on_unhealthy"] and not result["ok"]:
-        module.fail_json(msg="health check failed, " + result["summary"], **result)
-    module.exit_json(changed=False, **result)
+    exit_with_probes(module, probe_host)
 
 
 if __name__ == "__main__":

@@ -159,30 +159,9 @@ options:
       stdout_contains:
         description: C(command), a string the standard output must contain.
         type: str
-  timeout:
-    description: Default seconds one attempt of a probe may take.
-    type: float
-    default: 5
-  retries:
-    description: Default number of extra attempts of a probe that is not ok.
-    type: int
-    default: 0
-  delay:
-    description: Default seconds between two attempts.
-    type: float
-    default: 1
-  concurrency:
-    description: How many probes may run at the same time, 1 to 64.
-    type: int
-    default: 8
-  fail_on_unhealthy:
-    description:
-      - Fail the task when a probe is not ok. With C(false) the task succeeds and the play decides
-        from RV(ok) and RV(failed_probes).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
+  - fleetops.lifecycle.health_run
 attributes:
   check_mode:
     support: full
@@ -316,12 +295,9 @@ probes:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.health import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DELAY,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    ResultError,
+    RUN_OPTIONS_SPEC,
     check_health,
+    exit_with_probes,
 )
 
 PROBE_SPEC = dict(
@@ -357,23 +333,13 @@ PROBE_SPEC = dict(
 
 ARGUMENT_SPEC = dict(
     probes=dict(type="list", elements="dict", required=True, options=PROBE_SPEC),
-    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
-    retries=dict(type="int", default=DEFAULT_RETRIES),
-    delay=dict(type="float", default=DEFAULT_DELAY),
-    concurrency=dict(type="int", default=DEFAULT_CONCURRENCY),
-    fail_on_unhealthy=dict(type="bool", default=True),
+    **RUN_OPTIONS_SPEC
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = check_health(module.params)
-    except ResultError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    if module.params["fail_on_unhealthy"] and not result["ok"]:
-        module.fail_json(msg="health check failed, " + result["summary"], **result)
-    module.exit_json(changed=False, **result)
+    exit_with_probes(module, check_health)
 
 
 if __name__ == "__main__":

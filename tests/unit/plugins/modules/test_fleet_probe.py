@@ -14,6 +14,7 @@ import threading
 
 import pytest
 import yaml
+from ansible_collections.fleetops.lifecycle.plugins.doc_fragments import health_run
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import health
 from ansible_collections.fleetops.lifecycle.plugins.modules import fleet_probe
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import free_port
@@ -85,7 +86,9 @@ def fail(args, **kwargs):
 
 
 def test_documentation_matches_the_argument_spec():
-    assert_options_match_spec(yaml.safe_load(fleet_probe.DOCUMENTATION)["options"], fleet_probe.ARGUMENT_SPEC)
+    options = dict(yaml.safe_load(fleet_probe.DOCUMENTATION)["options"],
+                   **yaml.safe_load(health_run.ModuleDocFragment.DOCUMENTATION)["options"])
+    assert_options_match_spec(options, fleet_probe.ARGUMENT_SPEC)
 
 
 @pytest.mark.parametrize("check_mode", [False, True])

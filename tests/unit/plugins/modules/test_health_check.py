@@ -9,6 +9,7 @@ import time
 
 import pytest
 import yaml
+from ansible_collections.fleetops.lifecycle.plugins.doc_fragments import health_run
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import health
 from ansible_collections.fleetops.lifecycle.plugins.modules import health_check
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import free_port
@@ -125,7 +126,8 @@ def test_documentation_matches_the_argument_spec():
     yaml.safe_load(health_check.EXAMPLES)
     yaml.safe_load(health_check.RETURN)
 
-    assert_options_match_spec(doc["options"], health_check.ARGUMENT_SPEC)
+    options = dict(doc["options"], **yaml.safe_load(health_run.ModuleDocFragment.DOCUMENTATION)["options"])
+    assert_options_match_spec(options, health_check.ARGUMENT_SPEC)
     assert doc["attributes"]["check_mode"]["support"] == "full"
     # every probe option of module_utils is an option of the module, and no more
     assert sorted(health_check.PROBE_SPEC) == sorted(health.PROBE_OPTIONS)

@@ -129,6 +129,7 @@ def test_any_slot_names_and_unit_template(shop):
      "host: give the host's name in its HAProxy servers (<host>-<slot>) with haproxy_servers"),
     ({"haproxy_servers": {"app1-blue": "up"}, "host": "app1"},
      "haproxy_servers: 'up' is not a mapping with weight and admin"),
+    ({"free_space_path": "opt"}, "free_space_path: 'opt' must be an absolute path"),
     ({"free_space_path": "/nonexistent/fleetops"},
      "free_space_path: cannot measure the free space of /nonexistent/fleetops: No such file or directory"),
 ])

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 
 P95 = 95
+# How many distinct error messages a verdict quotes.
+ERROR_KINDS_SHOWN = 3
 
 
 def _is_number(value):
@@ -69,25 +71,33 @@ def verify_result(probes, requests, max_p95_ms, max_error_ratio):
     ``probes``: the module's ``probes`` (each with ``ok`` and ``duration_ms``);
     ``requests``: ``scale_verify_requests``, how many were asked for. Returns
     ``{"requests", "errors", "error_ratio", "p95_ms", "max_p95_ms", "max_error_ratio",
-    "p95_ok", "error_ratio_ok", "ok"}``.
+    "p95_ok", "error_ratio_ok", "ok", "error_kinds"}``; ``error_kinds`` is the failed
+    requests' messages, most frequent first, as ``"<message> (N of M)"`` (at most
+    ``ERROR_KINDS_SHOWN``), so that a failed verification says what the requests met.
     """
     requests = verify_requests(requests)
     max_p95_ms = _limit(max_p95_ms, "scale_max_p95_ms")
     max_error_ratio = _limit(max_error_ratio, "scale_max_error_ratio", maximum=1)
     if not isinstance(probes, (list, tuple)):
         raise ValueError("probes=%r: must be the list of probes health_check returned" % (probes,))
-    durations, errors = [], 0
+    durations, errors, messages = [], 0, {}
     for index, probe in enumerate(probes):
         if not isinstance(probe, dict) or not isinstance(probe.get("ok"), bool) \
                 or not _is_number(probe.get("duration_ms")):
             raise ValueError("probes[%d]=%r: needs ok (true/false) and duration_ms (a number)" % (index, probe))
         durations.append(probe["duration_ms"])
-        errors += 0 if probe["ok"] else 1
+        if not probe["ok"]:
+            errors += 1
+            message = str(probe.get("message") or "no message")
+            messages[message] = messages.get(message, 0) + 1
     if len(durations) != requests:
         raise ValueError("probes: %d request(s) measured, scale_verify_requests=%d asked for; nothing is judged on "
                          "part of the requests" % (len(durations), requests))
     p95 = nearest_rank(durations, P95)
     ratio = errors / requests
+    # Most frequent first; equal counts in the order they were first met.
+    kinds = sorted(messages.items(), key=lambda item: -item[1])[:ERROR_KINDS_SHOWN]
     return dict(requests=requests, errors=errors, error_ratio=ratio, p95_ms=p95, max_p95_ms=max_p95_ms,
                 max_error_ratio=max_error_ratio, p95_ok=p95 <= max_p95_ms, error_ratio_ok=ratio <= max_error_ratio,
-                ok=p95 <= max_p95_ms and ratio <= max_error_ratio)
+                ok=p95 <= max_p95_ms and ratio <= max_error_ratio,
+                error_kinds=["%s (%d of %d)" % (message, count, requests) for message, count in kinds])

@@ -6,6 +6,7 @@ file order; each leaves every app host serving.
 
 import json
 import subprocess
+import time
 
 import pytest
 from conftest import (
@@ -54,6 +55,17 @@ def server_admin():
         if row.get("pxname") == "demo" and row["svname"] not in ("FRONTEND", "BACKEND"):
             servers[row["svname"]] = (row["status"], int(row["weight"] or 0))
     return servers
+
+
+def assert_every_host_serves(wait=15):
+    """Every app host's live slot is UP with a weight in HAProxy (health checks get ``wait`` s)."""
+    wanted = ["%s-%s" % (name, live_slot(name)) for name in APP_HOSTS]
+    for _ in range(wait):
+        servers = server_admin()
+        if all(servers[name][0] == "UP" and servers[name][1] > 0 for name in wanted):
+            return
+        time.sleep(1)
+    raise AssertionError("not every app host serves: %r" % (server_admin(),))
 
 
 def state_fingerprint():
@@ -197,6 +209,7 @@ def test_shutdown_then_startup_returns_the_lab_to_healthy_with_state_intact(tmp_
     assert second.rc == 0 and second.changed() == 0, second.changed_tasks()
     result, report = health(tmp_path / "health")
     assert result.rc == 0 and report["state"]["state"] == "healthy", result.failure_messages()
+    assert_every_host_serves()
 
 
 def test_shutdown_of_one_host_keeps_the_rest_serving(tmp_path):
@@ -210,6 +223,7 @@ def test_shutdown_of_one_host_keeps_the_rest_serving(tmp_path):
     assert traffic.failed == [], traffic.failed[:5]
     assert traffic.ok > 0 and during
     assert server_admin()["app2-%s" % slot][0] == "UP"
+    assert_every_host_serves()
 
 
 # ---------------------------------------------------------------------- scaling
@@ -233,10 +247,11 @@ def test_rolling_vertical_change_drops_no_request(tmp_path):
     assert any("/etc/systemd/system/demo@.service.d/50-limits.conf" in paths for paths in predicted), predicted
     assert limits == {name: lab_host(name).run("systemctl show -p MemoryMax --value demo@%s" % live_slot(name)).stdout
                       for name in APP_HOSTS}
+    assert_every_host_serves()  # check mode took no server out
     with Traffic(threads=2) as traffic:
         result = scale(tmp_path / "apply", scale_action="vertical", scale_workers=4, scale_memory_max_mb=512,
                        scale_cpu_quota_percent=150)
-    assert result.rc == 0, result.failure_messages()
+    assert result.rc == 0, (result.failure_messages(), server_admin())
     assert traffic.failed == [], traffic.failed[:5]
     for name in APP_HOSTS:
         unit = "demo@%s" % live_slot(name)
@@ -265,6 +280,32 @@ def test_bad_scaling_requests_are_refused_before_anything_changes(tmp_path, extr
     assert result.changed() == 0, result.changed_tasks()
 
 
+def set_server_state(server, state):
+    lab_host("lb1").run("echo 'set server demo/%s state %s' | socat stdio unix-connect:/run/haproxy/admin.sock"
+                        % (server, state))
+
+
+def test_scaling_a_pool_that_serves_nothing_is_refused_before_anything_changes(tmp_path):
+    serving = sorted(name for name, (status, weight) in server_admin().items() if status.startswith("UP") and weight)
+    assert len(serving) == len(APP_HOSTS), server_admin()
+    for server in serving:
+        set_server_state(server, "maint")
+    try:
+        result = scale(tmp_path, scale_action="in", scale_hosts=["app3"])
+    finally:
+        for server in serving:
+            set_server_state(server, "ready")
+    message = " ".join(result.failure_messages())
+    assert result.rc != 0
+    assert "scale_action=in: no host of the app group serves in HAProxy backend demo on lb1 (" in message, message
+    assert "%s maint weight" % serving[0] in message, message
+    assert result.changed() == 0, result.changed_tasks()
+    for name in APP_HOSTS:
+        assert lab_host(name).service("demo@%s" % live_slot(name)).is_running
+    # Out of maintenance the servers wait for their health checks; the next test sends traffic.
+    assert_every_host_serves(wait=30)
+
+
 def test_scale_in_then_out_drops_no_request(tmp_path):
     spare_inventory = tmp_path / "spare.yml"
     # Paths in group_vars are relative to inventory_dir, which is this file's directory.
@@ -281,7 +322,7 @@ def test_scale_in_then_out_drops_no_request(tmp_path):
             out = scale(tmp_path / "out", scale_action="out", scale_hosts=[SPARE], extra_inventory=spare_inventory)
             joined = traffic.mark()
             back = scale(tmp_path / "back", scale_action="out", scale_hosts=["app3"], extra_inventory=spare_inventory)
-        assert scaled_in.rc == 0, scaled_in.failure_messages()
+        assert scaled_in.rc == 0, (scaled_in.failure_messages(), server_admin())
         assert out.rc == 0, out.failure_messages()
         assert back.rc == 0, back.failure_messages()
         assert traffic.failed == [], traffic.failed[:5]

@@ -89,6 +89,20 @@ def test_limits_are_inclusive_and_each_judged():
     assert (late["p95_ms"], late["p95_ok"], late["ok"]) == (900, False, False)
 
 
+def test_a_failed_verification_says_what_the_requests_met_most_frequent_first():
+    results = probes([10] * 40, failed=range(40))
+    for index, probe in enumerate(results):
+        probe["message"] = ("GET http://10.0.0.10/ answered 503, expected 200" if index % 4
+                            else "GET http://10.0.0.10/ failed: connection refused")
+    results[5]["message"] = "GET http://10.0.0.10/ did not answer within 5s"
+    results[9].pop("message")
+    result = scale_verify.verify_result(results, 40, 500, 0.01)
+    assert result["error_kinds"] == ["GET http://10.0.0.10/ answered 503, expected 200 (28 of 40)",
+                                     "GET http://10.0.0.10/ failed: connection refused (10 of 40)",
+                                     "GET http://10.0.0.10/ did not answer within 5s (1 of 40)"]
+    assert scale_verify.verify_result(probes([10] * 40), 40, 500, 0.01)["error_kinds"] == []
+
+
 @given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200))
 def test_p95_is_a_measured_duration_that_at_least_95_percent_do_not_exceed(durations):
     p95 = scale_verify.nearest_rank(durations, 95)

@@ -173,7 +173,11 @@ def group_step(lab, modules, keep_lab):
     command += [str(INTEGRATION / module) for module in modules]
     # A finished group's lab goes at once: its Prometheus and services would keep
     # taking CPU from the groups still running.
-    step = Step("integration-%s" % lab, command, env={"FLEETOPS_LAB": lab})
+    runs = LOG_DIR / ("runs-%s.jsonl" % lab)
+    if runs.exists():
+        runs.unlink()
+    step = Step("integration-%s" % lab, command, env={"FLEETOPS_LAB": lab, "FLEETOPS_RUN_LOG": str(runs)})
+    step.runs = runs
 
     def after():
         step.host_cpu_seconds = lab_hosts_cpu_seconds(lab)
@@ -196,6 +200,31 @@ def module_times(steps):
             tests, seconds = times.get(module, (0, 0.0))
             times[module] = (tests + 1, seconds + float(case.get("time", 0)))
     return times
+
+
+def playbook_costs(steps):
+    """{playbook: [runs, wall s, controller CPU s]} from the groups' run logs (conftest writes them)."""
+    costs = {}
+    for step in steps:
+        runs = getattr(step, "runs", None)
+        if not runs or not runs.exists():
+            continue
+        for line in runs.read_text().splitlines():
+            run = json.loads(line)
+            name = run["playbook"] + (" --check" if run["check"] else "")
+            cost = costs.setdefault(name, [0, 0.0, 0.0])
+            cost[0] += 1
+            cost[1] += run["wall"]
+            cost[2] += run["cpu"]
+    return costs
+
+
+def print_playbook_costs(costs):
+    total = [sum(cost[index] for cost in costs.values()) for index in range(3)]
+    print("[suite] playbook runs of the integration tests: %d, %.0f s, %.0f controller CPU s (ansible-playbook and"
+          " its workers); by playbook, most CPU first:" % tuple(total))
+    for name, (runs, wall, cpu) in sorted(costs.items(), key=lambda item: -item[1][2]):
+        print("  %-30s %4d runs %7.1f s %7.1f CPU s  %5.1f CPU s a run" % (name, runs, wall, cpu, cpu / runs))
 
 
 def run_sequence(steps):
@@ -291,6 +320,9 @@ def main():
         if ran != expected and not failed:
             failed.append("count")
             print("[suite] ERROR: %d collected integration tests did not run" % (expected - ran))
+    costs = playbook_costs(groups)
+    if costs:
+        print_playbook_costs(costs)
     wall = time.monotonic() - start
     print("[suite] total %.0f s" % wall)
     busy_at_end = machine_busy_seconds()

@@ -6,8 +6,10 @@ side on labs of their own. Addresses come from that lab's inventory, never from 
 tests. A lab that cannot start fails the session loudly; these tests never skip.
 """
 
+import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -116,17 +118,36 @@ def run_playbook(name, extravars=None, check=False, limit=None, tmp_path=None, *
         cmdline += ["--limit", limit]
     private = tmp_path or Path(os.environ.get("TMPDIR", "/tmp")) / "fleetops-runner"
     private.mkdir(parents=True, exist_ok=True)
-    runner = ansible_runner.run(
+    with _run_cost(name, check):
+        runner = ansible_runner.run(
         private_data_dir=str(private),
-        playbook=str(REPO / "playbooks" / name),
-        inventory=str(INVENTORY),
-        extravars=extravars or {},
-        cmdline=" ".join(cmdline),
-        envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        quiet=True,
-        rotate_artifacts=2,
-    )
+            playbook=str(REPO / "playbooks" / name),
+            inventory=str(INVENTORY),
+            extravars=extravars or {},
+            cmdline=" ".join(cmdline),
+            envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+            quiet=True,
+            rotate_artifacts=2,
+        )
     return PlaybookResult(runner)
+
+
+@contextlib.contextmanager
+def _run_cost(playbook, check):
+    """Append a playbook run's wall and controller CPU time (ansible-playbook and its workers,
+    reaped children of this process) to FLEETOPS_RUN_LOG, which run_suite sums per playbook."""
+    log = os.environ.get("FLEETOPS_RUN_LOG")
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    try:
+        yield
+    finally:
+        if log:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            record = {"playbook": playbook, "check": check, "wall": round(time.monotonic() - started, 2),
+                      "cpu": round(cpu, 2), "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]}
+            with open(log, "a") as stream:
+                stream.write(json.dumps(record) + "\n")
 
 
 def lab_host(name):

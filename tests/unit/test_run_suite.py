@@ -47,3 +47,23 @@ def test_the_machine_busy_time_grows_while_a_core_works(run_suite):
         pass
     after = run_suite.machine_busy_seconds()
     assert before is not None and after - before >= 0.2
+
+
+def test_playbook_costs_sum_each_playbook_and_its_check_runs_apart(run_suite, tmp_path, capsys):
+    runs = tmp_path / "runs-lab.jsonl"
+    runs.write_text("\n".join([
+        '{"playbook": "deploy.yml", "check": false, "wall": 60.0, "cpu": 30.5, "test": "t1"}',
+        '{"playbook": "deploy.yml", "check": false, "wall": 40.0, "cpu": 19.5, "test": "t2"}',
+        '{"playbook": "deploy.yml", "check": true, "wall": 10.0, "cpu": 8.0, "test": "t2"}',
+        '{"playbook": "health_check.yml", "check": false, "wall": 7.0, "cpu": 6.0, "test": "t3"}',
+    ]) + "\n")
+    step = run_suite.Step("integration-lab", ["true"])
+    step.runs = runs
+    costs = run_suite.playbook_costs([step, run_suite.Step("lint", ["true"])])
+    assert costs == {"deploy.yml": [2, 100.0, 50.0], "deploy.yml --check": [1, 10.0, 8.0],
+                     "health_check.yml": [1, 7.0, 6.0]}
+    run_suite.print_playbook_costs(costs)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[suite] playbook runs of the integration tests: 4, 117 s, 64 controller CPU s")
+    assert lines[1].split()[:2] == ["deploy.yml", "2"] and lines[1].endswith("25.0 CPU s a run")
+    assert lines[-1].split()[0] == "health_check.yml"

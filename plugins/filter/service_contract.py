@@ -6,14 +6,38 @@
 
 from __future__ import annotations
 
+import os
+
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import service_contract
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils.filter_errors import wrap
 
+CONTRACT_ENTRY_POINT = "contract"
+# The contract's argument spec, read once per process (the preload callback imports this
+# file before the workers fork).
+_SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                          "roles", "service_contract", "meta", "argument_specs.yml")
 
-def service_contract_problems(contract):
-    """Messages for service_* variables set wrong, empty when the contract holds."""
-    return wrap("service_contract_problems", service_contract.contract_problems, contract)
+
+def _read_spec(path=_SPEC_PATH):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)["argument_specs"][CONTRACT_ENTRY_POINT]["options"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+_SPEC = _read_spec()
+
+
+def service_contract_problems(contract, types=False):
+    """Messages for service_* variables set wrong, empty when the contract holds; with
+    types=true also those of the wrong type, by the service_contract role's argument spec."""
+    if types and _SPEC is None:
+        raise AnsibleFilterError("service_contract_problems: types=true needs the service_contract role's argument "
+                                 "spec at %s, which could not be read" % os.path.normpath(_SPEC_PATH))
+    return wrap("service_contract_problems", service_contract.contract_problems, contract, _SPEC if types else None)
 
 
 def install_input_problems(version, slot, ports, api_token, version_from="service_version"):

@@ -42,8 +42,15 @@ def _assert_refused(result, expected, before):
             {"service_version": BASE_VERSION, "service_slot": "purple"},
             "service_slot=purple has no entry in service_ports",
         ),
+        (
+            # The contract's types are checked by its one task per host, not by an argument spec task.
+            {"service_version": BASE_VERSION, "service_frontend_port": "eighty"},
+            "the service contract does not hold: argument 'service_frontend_port' is of type str and we were "
+            "unable to convert to int",
+        ),
     ],
-    ids=["unknown-version", "not-a-version", "haproxy-rejects", "promtool-rejects", "unknown-slot"],
+    ids=["unknown-version", "not-a-version", "haproxy-rejects", "promtool-rejects", "unknown-slot",
+         "contract-type"],
 )
 def test_bad_input_is_refused_before_anything_changes(converged, tmp_path, extravars, expected):
     before = _live_files()

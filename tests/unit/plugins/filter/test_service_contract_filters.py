@@ -10,6 +10,7 @@ from ansible_collections.fleetops.lifecycle.plugins.filter.service_contract impo
     slot_unit,
     unit_template,
 )
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.contract_defaults import contract as demo_contract
 
 
 def test_every_filter_is_registered():
@@ -40,3 +41,26 @@ def test_errors_name_the_filter(call, message):
     with pytest.raises(AnsibleFilterError) as info:
         call()
     assert str(info.value) == message
+
+
+def test_types_are_checked_by_the_contract_spec_before_the_rest():
+    contract = {"service_name": "Shop", "service_frontend_port": "eighty", "service_lb_stats_port": "8404",
+                "service_ports": "blue", "service_root": "/srv/shop"}
+    assert service_contract_problems(contract, types=True) == [
+        "argument 'service_frontend_port' is of type str and we were unable to convert to int: \"'eighty'\" cannot "
+        "be converted to an int",
+        "argument 'service_ports' is of type str and we were unable to convert to dict: dictionary requested, "
+        "could not parse JSON or key=value",
+        "service_name='Shop' is not a short name (lower-case letter, then lower-case letters, digits, '-' or '_'; "
+        "at most 63)",
+        "service_frontend_port='eighty' is not a port (an integer from 1 to 65535)",
+        "service_ports='blue' must give a port to each slot and nothing else, such as {blue: 8081, green: 8082}",
+    ]
+    # Without types=true only what a spec cannot express; "8404" converts as an argument spec converts it.
+    assert service_contract_problems({"service_frontend_port": "eighty"}) == [
+        "service_frontend_port='eighty' is not a port (an integer from 1 to 65535)"]
+    assert service_contract_problems({"service_lb_stats_port": "8404", "service_name": "shop"}, types=True) == []
+
+
+def test_the_contract_defaults_hold_with_types():
+    assert service_contract_problems(demo_contract(), types=True) == []

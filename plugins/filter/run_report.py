@@ -4,7 +4,7 @@
 
 Several filters in one file, each documented in its own sidecar file
 (``run_report.yml``, ``run_report_markdown.yml``, ``run_report_lines.yml``,
-``run_unfinished_verdict.yml``).
+``run_unfinished_verdict.yml``, ``run_closed_by_host.yml``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ def run_unfinished_verdict(lock_text, run_id, now):
     return dict(outcome=outcome, why=why)
 
 
+def run_closed_by_host(closings, run_id):
+    """Each host's summary of a run that release_ledger closed as interrupted there."""
+    return wrap("run_closed_by_host", report.closed_run_by_host, closings, run_id)
+
+
 def run_report_markdown(run_report_data, title="Deploy"):
     """The report as a Markdown page."""
     return wrap("run_report_markdown", report.render_markdown, run_report_data, title=title)
@@ -42,4 +47,5 @@ class FilterModule(object):
             "run_report_markdown": run_report_markdown,
             "run_report_lines": run_report_lines,
             "run_unfinished_verdict": run_unfinished_verdict,
+            "run_closed_by_host": run_closed_by_host,
         }

@@ -483,18 +483,25 @@ def close_unfinished(path, closer, operator, now, check_mode=False):
     and recorded no outcome (a controller killed mid-run), naming ``closer``.
 
     Meant to run under the deploy lock, so no run that could still finish is closed.
-    Returns the runs closed, oldest first, as :func:`unfinished_runs` lists them, and the
-    lines appended (in check mode: that would be).
+    Returns the runs closed, oldest first, as :func:`unfinished_runs` lists them, each
+    with ``run``: :func:`summarize_run` of it, its ``interrupted`` record included (what a
+    read of the ledger would give after the closing, so a report of the closed run needs
+    no second read); and the lines appended (in check mode: that would be).
     """
     if not isinstance(closer, str) or not closer.strip():
         raise LedgerError("close_unfinished_by: %r must name the run that closes them" % (closer,))
     text = read_ledger(path)
-    closed = unfinished_runs(read_records(text or "")["records"])
+    records = read_records(text or "")["records"]
+    closed = unfinished_runs(records)
     lines = []
     for run in closed:
         record = dict(run_id=run["run_id"], event="interrupted", release=run["release"], slot=run["slot"] or "",
                       operator=operator or "",
                       message="run %s started %s and recorded no outcome; closed by %s"
                               % (run["run_id"], run["started"], closer))
-        lines.append(append_record(path, record, now, check_mode=check_mode)["line"])
+        appended = append_record(path, record, now, check_mode=check_mode)
+        lines.append(appended["line"])
+        records.append(appended["record"])
+    for run in closed:
+        run["run"] = summarize_run(records, run["run_id"])
     return closed, lines

@@ -134,6 +134,26 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def closed_run_by_host(closings, run_id):
+    """``{host: summary}`` of one run closed as interrupted, from each host's ``closed``.
+
+    ``closings``: ``{host: the closed list release_ledger's close_unfinished_by returned
+    there}`` (None or absent where the task did not run). A host that did not close the
+    run gets ``{}``, as a read finding no record of it would."""
+    if not isinstance(closings, dict):
+        raise ValueError("closings must map each host to the runs closed there, got %r" % (closings,))
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ValueError("run_id must be a run's id, got %r" % (run_id,))
+    by_host = {}
+    for host, closed in closings.items():
+        if closed is not None and not isinstance(closed, list):
+            raise ValueError("closings[%r] must be the list of runs closed there, got %r" % (host, closed))
+        found = [entry.get("run") for entry in closed or []
+                 if isinstance(entry, dict) and entry.get("run_id") == run_id]
+        by_host[host] = (found[0] or {}) if found else {}
+    return by_host
+
+
 def build_report(run, host_runs, failure=None, ended=True, *, interrupted=False, host_errors=None):
     """The run's report.
 

@@ -181,12 +181,14 @@ record:
 closed:
   description:
     - With O(close_unfinished_by), the runs closed as interrupted before O(record) was appended, oldest
-      first, each with C(run_id), C(release), C(slot), C(operator) and C(started); empty otherwise.
+      first, each with C(run_id), C(release), C(slot), C(operator), C(started) and C(run), the run's
+      summary as O(action=read) with O(run_id) returns it in RV(run) after the closing (its
+      C(interrupted) record included); empty otherwise.
   returned: when O(action=append)
   type: list
   elements: dict
   sample: [{run_id: 20261207T101500Z-123456, release: 2.0.0, slot: green, operator: alice,
-            started: "2026-12-07T10:15:00.123Z"}]
+            started: "2026-12-07T10:15:00.123Z", run: {outcome: interrupted, events: [started, gate, interrupted]}}]
 created:
   description: Whether the append creates the ledger file.
   returned: when O(action=append)

@@ -4,14 +4,15 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetops.lifecycle.plugins.filter.run_report import (
     FilterModule,
+    run_closed_by_host,
     run_report,
     run_unfinished_verdict,
 )
 
 
 def test_every_run_report_filter_is_exported():
-    assert sorted(FilterModule().filters()) == ["run_report", "run_report_lines", "run_report_markdown",
-                                                "run_unfinished_verdict"]
+    assert sorted(FilterModule().filters()) == ["run_closed_by_host", "run_report", "run_report_lines",
+                                                "run_report_markdown", "run_unfinished_verdict"]
 
 
 def test_unfinished_verdict_takes_the_lock_text_and_a_time_as_text():
@@ -36,3 +37,25 @@ def test_run_report_passes_host_errors_and_interrupted_on():
     assert report["outcome"] == "interrupted" and report["hosts"]["app1"]["error"] == "lost"
     with pytest.raises(AnsibleFilterError, match="^run_report: host_errors must map a host to its error"):
         run_report(runs, {"run_id": "r7"}, None, True, host_errors="app1")
+
+
+def test_closed_run_by_host_gives_each_host_its_summary_of_the_run_or_nothing():
+    summary = {"run_id": "r7", "outcome": "interrupted", "events": ["started", "interrupted"]}
+    closings = {
+        "app1": [{"run_id": "r6", "run": {"run_id": "r6"}}, {"run_id": "r7", "run": summary}],
+        "app2": [{"run_id": "r6", "run": {"run_id": "r6"}}],  # closed another run only
+        "app3": [],  # closed nothing
+        "app4": None,  # the task did not run there
+    }
+    assert run_closed_by_host(closings, "r7") == {"app1": summary, "app2": {}, "app3": {}, "app4": {}}
+
+
+@pytest.mark.parametrize("closings, run_id, message", [
+    ("app1", "r7", "closings must map each host to the runs closed there, got 'app1'"),
+    ({"app1": "r7"}, "r7", "closings['app1'] must be the list of runs closed there, got 'r7'"),
+    ({"app1": []}, "", "run_id must be a run's id, got ''"),
+])
+def test_closed_run_by_host_names_the_bad_input(closings, run_id, message):
+    with pytest.raises(AnsibleFilterError) as info:
+        run_closed_by_host(closings, run_id)
+    assert str(info.value) == "run_closed_by_host: " + message

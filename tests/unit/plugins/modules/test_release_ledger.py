@@ -231,11 +231,18 @@ def test_an_append_can_first_close_the_runs_a_killed_controller_left(path):
     assert closing["message"] == "run old started %s and recorded no outcome; closed by run new" % (
         result["closed"][0]["started"])
     assert result["diff"]["after"].count("\n") == 2
+    # Each closed run comes with its summary as a read after the closing gives it, in check mode too.
+    summary = read(path, run_id="old")["run"]
+    assert result["closed"][0]["run"] == summary
+    assert (summary["outcome"], summary["events"]) == ("interrupted", ["started", "gate", "interrupted"])
+    assert predicted["closed"][0]["run"]["events"] == ["started", "gate", "interrupted"]
     # closed once: the next run finds nothing left to close
     again = run(dict(args, record=dict(record, run_id="newer"), close_unfinished_by="run newer"))
-    assert again["closed"] == [{"run_id": "new", "release": "3.0.0", "slot": "blue", "operator": "alice",
-                                "started": again["closed"][0]["started"]}]
-    assert read(path)["unfinished"] == [dict(again["closed"][0], run_id="newer", release="3.0.0",
+    closed_new = dict(again["closed"][0])
+    assert closed_new.pop("run")["events"] == ["started", "interrupted"]
+    assert closed_new == {"run_id": "new", "release": "3.0.0", "slot": "blue", "operator": "alice",
+                          "started": again["closed"][0]["started"]}
+    assert read(path)["unfinished"] == [dict(closed_new, run_id="newer", release="3.0.0",
                                              started=read(path)["unfinished"][0]["started"])]
 
 

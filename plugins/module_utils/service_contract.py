@@ -42,8 +42,11 @@ def type_problems(contract, spec_options):
 
     ``spec_options`` is the ``options`` of the role's argument spec; the values are
     converted as a role's argument spec converts them (``"80"`` is an int)."""
-    result = ArgumentSpecValidator(spec_options).validate(
-        dict((name, value) for name, value in contract.items() if name in spec_options))
+    # Plain values: the validator deep-copies what it gets, and a templating engine's own
+    # containers and strings cost far more to copy than the JSON they hold.
+    plain = json.loads(json.dumps(dict((name, value) for name, value in contract.items() if name in spec_options),
+                                  default=str))
+    result = ArgumentSpecValidator(spec_options).validate(plain)
     return list(result.error_messages)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetops.lifecycle.plugins.filter import service_contract as filters
 from ansible_collections.fleetops.lifecycle.plugins.filter.service_contract import (
     FilterModule,
     install_input_problems,
@@ -64,3 +65,13 @@ def test_types_are_checked_by_the_contract_spec_before_the_rest():
 
 def test_the_contract_defaults_hold_with_types():
     assert service_contract_problems(demo_contract(), types=True) == []
+
+
+def test_types_without_the_contract_spec_are_refused_by_name(monkeypatch):
+    monkeypatch.setattr(filters, "_SPEC", None)
+    with pytest.raises(AnsibleFilterError) as info:
+        filters.service_contract_problems({"service_name": "shop"}, types=True)
+    assert str(info.value).startswith("service_contract_problems: types=true needs the service_contract role's "
+                                      "argument spec at ")
+    assert str(info.value).endswith("roles/service_contract/meta/argument_specs.yml, which could not be read")
+    assert filters.service_contract_problems({"service_name": "shop"}) == []

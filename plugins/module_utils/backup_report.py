@@ -14,6 +14,8 @@ drill report and the fleet report are :mod:`restore_check`, :mod:`drill_report` 
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import list_archives
@@ -137,3 +139,40 @@ def prometheus_textfile(status, service, host, now=None):
         "fleetops_backup_textfile_timestamp_seconds{%s} %.3f" % (labels, now),
     ]
     return "\n".join(lines) + "\n"
+
+
+def write_textfile(path, text):
+    """Replace the textfile ``path`` atomically: node-exporter reads the old file or the new one.
+
+    Raises ``ValueError`` for a path that is not absolute or whose directory is missing, and
+    ``OSError`` from the write; the temp file is never left behind.
+    """
+    directory = os.path.dirname(path)
+    if not os.path.isabs(path) or not os.path.isdir(directory):
+        raise ValueError("textfile: %s must be an absolute path in an existing directory" % path)
+    # node-exporter reads *.prom only: the temp name must not end in .prom.
+    fd, temp = tempfile.mkstemp(prefix=".fleetops-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        raise
+
+
+def textfile_problem(path, exc):
+    """The message for a textfile :func:`write_textfile` refused (ValueError) or could not write."""
+    return str(exc) if isinstance(exc, ValueError) else "textfile: cannot write %s: %s" % (path, exc)
+
+
+def refresh_textfile(path, dest_dir, service, host):
+    """Rewrite the metric of the archives in ``dest_dir``; ``host`` labels it while no archive
+    names its host. Returns the archive status the metric was written from."""
+    status = archive_status(dest_dir, service)
+    write_textfile(path, prometheus_textfile(status, service, status["newest"]["host"] if status["newest"] else host))
+    return status

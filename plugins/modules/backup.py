@@ -112,6 +112,20 @@ options:
     description: zstd compression level (1 to 19).
     type: int
     default: 3
+  textfile:
+    description:
+      - After the archive is complete, rewrite this Prometheus node-exporter textfile (C(*.prom))
+        atomically with the metric of the archives in O(dest_dir), as M(fleetops.lifecycle.backup_status)
+        writes it, e.g. V(/var/lib/prometheus/node-exporter/fleetops_backup.prom). Its directory must
+        exist, unless O(textfile_only_if_dir=true).
+      - A textfile that cannot be written fails the task and names it; the archive is kept.
+    type: path
+  textfile_only_if_dir:
+    description:
+      - Write O(textfile) only when its directory exists (the backup schedule installs it); without it
+        nobody reads the metric, and RV(textfile) is null.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - fleetops.lifecycle.attributes
 attributes:
@@ -119,7 +133,8 @@ attributes:
     support: full
     details:
       - Lists the members that would be archived (the snapshot command is not run, the state path it
-        replaces is listed in RV(snapshot_paths)) and the leftovers that would be removed; writes nothing.
+        replaces is listed in RV(snapshot_paths)) and the leftovers that would be removed; writes nothing,
+        not even O(textfile).
   diff_mode:
     support: none
 notes:
@@ -155,6 +170,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+textfile:
+  description: Path of the textfile rewritten after the archive was made, or null.
+  returned: always
+  type: str
+  sample: /var/lib/prometheus/node-exporter/fleetops_backup.prom
 archive:
   description: Path of the archive (in check mode, the name it would get).
   returned: always
@@ -243,6 +263,8 @@ errno:
   sample: 28
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import (
     DEFAULT_SNAPSHOT_TIMEOUT,
@@ -252,6 +274,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import (
     validate_backup,
 )
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive import BackupError
+from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_report import refresh_textfile, textfile_problem
 
 ARGUMENT_SPEC = dict(
     service=dict(type="str", required=True),
@@ -269,7 +292,15 @@ ARGUMENT_SPEC = dict(
     host=dict(type="str"),
     compression_threads=dict(type="int", default=0),
     compression_level=dict(type="int", default=3),
+    textfile=dict(type="path"),
+    textfile_only_if_dir=dict(type="bool", default=False),
 )
+
+
+def wants_textfile(params):
+    """A textfile is asked for, and its directory exists or need not."""
+    return bool(params["textfile"]) and (not params["textfile_only_if_dir"]
+                                         or os.path.isdir(os.path.dirname(params["textfile"])))
 
 
 def main():
@@ -277,6 +308,16 @@ def main():
     try:
         request = validate_backup(module.params)
         result = create_backup(request, check_mode=module.check_mode)
+        result["textfile"] = None
+        if not module.check_mode and wants_textfile(module.params):
+            try:
+                refresh_textfile(module.params["textfile"], request["dest_dir"], request["service"], request["host"])
+            except (OSError, ValueError) as exc:
+                # The archive is complete and kept: say so beside what failed.
+                raise BackupError("%s (the archive %s is complete and kept)"
+                                  % (textfile_problem(module.params["textfile"], exc), result["archive"]),
+                                  **result) from exc
+            result["textfile"] = module.params["textfile"]
     except BackupError as exc:
         module.fail_json(msg=exc.msg, **exc.result)
     module.exit_json(**result)

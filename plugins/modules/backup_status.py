@@ -128,7 +128,6 @@ textfile:
 import json
 import os
 import socket
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup import resolve_dest_dir, validate_name
@@ -136,6 +135,8 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_archive 
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.backup_report import (
     archive_status,
     prometheus_textfile,
+    textfile_problem,
+    write_textfile,
 )
 
 ARGUMENT_SPEC = dict(
@@ -161,25 +162,6 @@ def read_drill_record(path):
     return record
 
 
-def write_textfile(path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isabs(path) or not os.path.isdir(directory):
-        raise BackupError("textfile: %s must be an absolute path in an existing directory" % path)
-    # node-exporter reads *.prom only: the temp name must not end in .prom.
-    fd, temp = tempfile.mkstemp(prefix=".fleetops-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except OSError as exc:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise BackupError("textfile: cannot write %s: %s" % (path, exc)) from exc
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_one_of=[("dest_dir", "service")])
@@ -195,7 +177,10 @@ def main():
                                          or os.path.isdir(os.path.dirname(params["textfile"])))
         if wanted and not module.check_mode:
             host = status["newest"]["host"] if status["newest"] else socket.gethostname().split(".")[0]
-            write_textfile(params["textfile"], prometheus_textfile(status, params["service"] or "", host))
+            try:
+                write_textfile(params["textfile"], prometheus_textfile(status, params["service"] or "", host))
+            except (OSError, ValueError) as exc:
+                raise BackupError(textfile_problem(params["textfile"], exc)) from exc
             status["textfile"] = params["textfile"]
     except BackupError as exc:
         module.fail_json(msg=exc.msg, **exc.result)

@@ -55,6 +55,38 @@ def test_backup_module_bad_input(service, change, message):
     assert not os.path.exists(service.dest)
 
 
+def test_backup_module_refreshes_the_textfile_from_the_archive_it_made(service, tmp_path):
+    collector = tmp_path / "node-exporter"
+    collector.mkdir()
+    textfile = collector / "fleetops_backup.prom"
+    result = run_module(backup.main, service.params(kind="pre-upgrade", textfile=str(textfile),
+                                                    textfile_only_if_dir=True))
+    assert result["textfile"] == str(textfile)
+    created = result["metadata"]["created_epoch"]
+    metric = textfile.read_text()
+    assert 'fleetops_backup_last_success_timestamp_seconds{service="demo",host="app1"} %.3f' % created in metric
+    assert 'fleetops_backup_archives{service="demo",host="app1"} 1' in metric
+    assert [p.name for p in collector.iterdir()] == ["fleetops_backup.prom"]  # no temp file left
+
+
+def test_backup_module_writes_no_textfile_without_its_directory_or_in_check_mode(service, tmp_path):
+    textfile = tmp_path / "no-collector" / "fleetops_backup.prom"
+    result = run_module(backup.main, service.params(textfile=str(textfile), textfile_only_if_dir=True))
+    assert result["textfile"] is None and os.path.isfile(result["archive"]) and not textfile.parent.exists()
+    collector = tmp_path / "node-exporter"
+    collector.mkdir()
+    result = run_module(backup.main, service.params(textfile=str(collector / "b.prom")), check_mode=True)
+    assert result["textfile"] is None and list(collector.iterdir()) == []
+
+
+def test_backup_module_keeps_the_archive_when_the_textfile_cannot_be_written(service, tmp_path):
+    textfile = tmp_path / "no-collector" / "fleetops_backup.prom"
+    result = fail(backup.main, service.params(textfile=str(textfile)))
+    assert result["msg"] == ("textfile: %s must be an absolute path in an existing directory (the archive %s is "
+                             "complete and kept)" % (textfile, result["archive"]))
+    assert os.path.isfile(result["archive"]) and os.path.isfile(result["sidecar"])
+
+
 # ----------------------------------------------------------------------- verify
 
 

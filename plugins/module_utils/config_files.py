@@ -229,7 +229,15 @@ def _set_owner_and_mode(path, parent_fd, owned):
         os.close(fd)
 
 
-def _write_file(option, entry, check_mode, diffs):
+# What the diff shows of a secret file whose content changes: never the content.
+SECRET_DIFF = dict(before="(secret content, not shown)\n", after="(new secret content, not shown)\n")
+
+
+def _content_diff(path, before, after, secret):
+    return dict(before_header=path, after_header=path, **(SECRET_DIFF if secret else dict(before=before, after=after)))
+
+
+def _write_file(option, entry, check_mode, diffs, secret=False):
     path, uid, gid, mode = _wanted(option, entry, check_mode)
     if entry.get("validate") and "%s" not in entry["validate"]:
         raise ResultError("%s.validate: %r has no %%s (where the new content's path goes)"
@@ -238,7 +246,7 @@ def _write_file(option, entry, check_mode, diffs):
     parent_fd = _open_parent(path)
     if parent_fd is None:
         if check_mode:  # a directory this call would make first
-            diffs.append(dict(before_header=path, after_header=path, before="", after=entry["content"]))
+            diffs.append(_content_diff(path, "", entry["content"], secret))
             return True
         raise ResultError("%s.path: the directory holding %s does not exist" % (option, path))
     try:
@@ -248,8 +256,7 @@ def _write_file(option, entry, check_mode, diffs):
         if same_content and same_owner:
             return False
         if not same_content:
-            diffs.append(dict(before_header=path, after_header=path, before=_before_text(path, current),
-                              after=entry["content"]))
+            diffs.append(_content_diff(path, None if secret else _before_text(path, current), entry["content"], secret))
         if check_mode:
             return True
         if same_content:
@@ -285,15 +292,19 @@ def _remove_file(option, path, check_mode, diffs):
 
 
 def ensure_files(params, check_mode=False):
-    """Make ``params['directories']``, ``params['files']`` and ``params['absent']`` true,
-    in that order. Returns ``changed``, ``changed_paths`` and ``diff`` (one entry per
-    file whose content changes or that goes away)."""
+    """Make ``params['directories']``, ``params['files']``, ``params['secret_files']`` and
+    ``params['absent']`` true, in that order. Returns ``changed``, ``changed_paths`` and
+    ``diff`` (one entry per file whose content changes or that goes away; a secret file's
+    names it without its content)."""
     changed_paths, diffs = [], []
     for index, entry in enumerate(params.get("directories") or []):
         if _ensure_directory("directories[%d]" % index, entry, check_mode):
             changed_paths.append(os.path.normpath(entry["path"]))
     for index, entry in enumerate(params.get("files") or []):
         if _write_file("files[%d]" % index, entry, check_mode, diffs):
+            changed_paths.append(os.path.normpath(entry["path"]))
+    for index, entry in enumerate(params.get("secret_files") or []):
+        if _write_file("secret_files[%d]" % index, dict(entry, validate=""), check_mode, diffs, secret=True):
             changed_paths.append(os.path.normpath(entry["path"]))
     for index, path in enumerate(params.get("absent") or []):
         if _remove_file("absent[%d]" % index, path, check_mode, diffs):

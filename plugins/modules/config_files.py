@@ -9,8 +9,8 @@ module: config_files
 short_description: Make a service's small files and directories match in one call
 version_added: 0.9.0
 description:
-  - Makes directories exist with their owner and mode, files hold their content with
-    their owner and mode, and named files absent, in that order, in one task per host.
+  - Makes directories exist with their owner and mode, files and then secret files hold their
+    content with their owner and mode, and named files absent, in that order, in one task per host.
     The service role writes a slot's config, env files, unit and drop-ins with it, since
     a task each cost a forked worker per host on the controller.
   - Each file is written on its own and atomically - a new temp file beside it (never
@@ -64,7 +64,7 @@ options:
       content:
         description:
           - The whole text of the file (UTF-8).
-          - Shown in the diff; write a secret with a task of its own under C(no_log).
+          - Shown in the diff; put a secret in O(secret_files).
         type: str
         required: true
       owner:
@@ -88,6 +88,35 @@ options:
           - Not run in check mode. Empty means no check.
         type: str
         default: ""
+  secret_files:
+    description:
+      - Files written like O(files) (after them, without a validate command) whose content is a
+        secret, e.g. an env file with an API token. The content is never returned, logged or shown -
+        the option is C(no_log), and a diff names the file with C((new secret content, not shown)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path, without C(..).
+        type: str
+        required: true
+      content:
+        description: The whole text of the file (UTF-8).
+        type: str
+        required: true
+      owner:
+        description: User name.
+        type: str
+        default: root
+      group:
+        description: Group name.
+        type: str
+        default: root
+      mode:
+        description: Octal mode as a string, e.g. C('0600'), as O(files[].mode).
+        type: raw
+        required: true
   absent:
     description: Files to remove (a link is removed itself); a directory here fails the task.
     type: list
@@ -154,6 +183,9 @@ ARGUMENT_SPEC = dict(
     files=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="str", required=True), content=dict(type="str", required=True),
         mode=dict(type="raw", required=True), validate=dict(type="str", default=""), **_OWNER)),
+    secret_files=dict(type="list", elements="dict", default=[], options=dict(
+        path=dict(type="str", required=True), content=dict(type="str", required=True, no_log=True),
+        mode=dict(type="raw", required=True), **_OWNER)),
     absent=dict(type="list", elements="str", default=[]),
 )
 

@@ -97,6 +97,33 @@ def test_a_longer_or_shorter_old_file_is_not_taken_for_the_same(tmp_path):
     assert target.read_text() == "PORT=8081\n"
 
 
+def test_a_secret_file_is_written_after_the_files_and_never_shown(tmp_path):
+    config, secret = tmp_path / "shop.ini", tmp_path / "shop.env"
+    secret.write_text("TOKEN=old-secret\n")
+    args = dict(files=[a_file(config, "port = 2\n")],
+                secret_files=[dict(path=str(secret), content="TOKEN=new-secret\n", owner=USER, group=GROUP,
+                                   mode="0600")])
+    for check_mode in (True, False):
+        result = run(args, diff=True, check_mode=check_mode)
+        assert result["changed_paths"] == [str(config), str(secret)]
+        assert "TOKEN" not in repr(result)
+        assert result["diff"][1] == dict(before_header=str(secret), after_header=str(secret),
+                                         before="(secret content, not shown)\n",
+                                         after="(new secret content, not shown)\n")
+    assert secret.read_text() == "TOKEN=new-secret\n" and mode_of(secret) == 0o600
+    assert run(args, diff=True) == dict(changed=False, changed_paths=[], diff=[])
+    # A new secret file in a directory check mode would make first is not shown either.
+    fresh = tmp_path / "new.d" / "shop.env"
+    result = run(dict(directories=[dict(path=str(fresh.parent), mode="0755", owner=USER, group=GROUP)],
+                      secret_files=[dict(path=str(fresh), content="TOKEN=s3\n", mode="0600")]),
+                 check_mode=True, diff=True)
+    assert result["diff"][0]["after"] == "(new secret content, not shown)\n" and "s3" not in repr(result)
+
+
+def test_the_secret_content_is_a_no_log_option():
+    assert module.ARGUMENT_SPEC["secret_files"]["options"]["content"]["no_log"] is True
+
+
 def test_only_the_mode_is_fixed_when_the_content_matches(tmp_path):
     target = tmp_path / "a.env"
     target.write_text("PORT=8081\n")

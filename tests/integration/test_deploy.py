@@ -73,10 +73,23 @@ def test_a_free_space_minimum_that_is_no_size_is_named(on_v1, tmp_path, value, m
     assert result.changed() == 0, result.changed_tasks()
 
 
+# The backup RPO metric; the backup schedule makes its directory (not installed on this lab).
+BACKUP_TEXTFILE = "/var/lib/prometheus/node-exporter/fleetops_backup.prom"
+
+
 def test_good_release_is_promoted_with_zero_failed_requests(on_v1, tmp_path):
+    for name in APP_HOSTS:
+        lab_host(name).run_test("mkdir -p %s" % BACKUP_TEXTFILE.rsplit("/", 1)[0])
     with Traffic() as traffic:
         result = deploy("2.0.0", tmp_path)
     assert result.rc == 0, result.failure_messages()
+    for name in APP_HOSTS:
+        # The pre-upgrade backup's own task refreshed the metric from the archive it made.
+        sidecar = lab_host(name).check_output("ls -t /var/backups/fleetops/demo/*-pre-upgrade.tar.zst.json | head -1")
+        created = json.loads(lab_host(name).file(sidecar).content_string)["metadata"]["created_epoch"]
+        metric = lab_host(name).file(BACKUP_TEXTFILE).content_string
+        assert ('fleetops_backup_last_success_timestamp_seconds{service="demo",host="%s"} %.3f'
+                % (name, created)) in metric, (name, metric)
     assert traffic.failed == [], traffic.failed[:5]
     assert traffic.versions.get("2.0.0", 0) > 0
     assert servers_serving() == {"%s-green" % name for name in APP_HOSTS}

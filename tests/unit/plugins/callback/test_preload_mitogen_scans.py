@@ -12,6 +12,10 @@ import os
 import ansible
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.plugin_utils import preload
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.callback.test_preload_callback import (
+    _collections_root,
+    run_probe,
+)
 
 module_finder = pytest.importorskip("ansible_mitogen.module_finder")  # in requirements.txt: always there
 
@@ -67,3 +71,58 @@ def test_the_kept_code_objects_are_bounded(monkeypatch):
     assert len(preload._compiled) == 3
     assert [eval(code, {}) or None for code in codes] == [None] * 10  # each still compiled and usable
     assert preload._compile_once("x = 1\n", "<test>", "exec") is codes[1]
+
+
+planner = pytest.importorskip("ansible_mitogen.planner")
+
+# In a fresh interpreter set up as ansible-playbook sets itself up: the paths mitogen's own
+# collection step adds, then those each later module of a collection gets once the
+# preload shared them, and how many collection searches those took.
+REPLAY = r"""
+import json, sys
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader([sys.argv[1]])
+import ansible.collections.list
+from ansible_mitogen import planner
+from ansible_collections.fleetops.lifecycle.plugins.plugin_utils import preload
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.callback.test_preload_callback import (
+    _collections_root,
+    run_probe,
+)
+
+class Invocation(object):
+    def __init__(self):
+        self._extra_sys_paths = set(["/already/there"])
+
+by_mitogen = Invocation()
+planner._load_collections(by_mitogen)
+shared = preload.share_mitogen_collection_paths("mitogen_linear")
+searches = []
+real = ansible.collections.list.list_collection_dirs
+ansible.collections.list.list_collection_dirs = lambda *a, **k: searches.append(1) or real(*a, **k)
+replayed = []
+for _ in range(3):
+    invocation = Invocation()
+    planner._load_collections(invocation)
+    replayed.append(sorted(invocation._extra_sys_paths))
+print(json.dumps(dict(shared=shared, by_mitogen=sorted(by_mitogen._extra_sys_paths), replayed=replayed,
+                      searches=len(searches))))
+"""
+
+
+def test_each_module_of_a_collection_gets_the_paths_mitogen_itself_finds():
+    out = run_probe(REPLAY, _collections_root())
+    assert out["shared"] is True and out["searches"] == 0, out
+    assert out["replayed"] == [out["by_mitogen"]] * 3
+    assert "/already/there" in out["by_mitogen"]
+    assert any(path.endswith("ansible_collections/fleetops/lifecycle") for path in out["by_mitogen"]), out
+
+
+def test_a_mitogen_whose_step_works_otherwise_is_left_as_it_is(monkeypatch):
+    def needs_more(invocation):
+        return invocation.module_path.upper()  # an attribute the recorder does not have
+
+    monkeypatch.setattr(planner, "_load_collections", needs_more)
+    assert preload.share_mitogen_collection_paths("mitogen_linear") is False
+    assert planner._load_collections is needs_more
+    assert preload.share_mitogen_collection_paths("linear") is False

@@ -183,7 +183,8 @@ ARGUMENT_SPEC = dict(
     files=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="str", required=True), content=dict(type="str", required=True),
         mode=dict(type="raw", required=True), validate=dict(type="str", default=""), **_OWNER)),
-    secret_files=dict(type="list", elements="dict", default=[], options=dict(
+    # no_log is on the content only: paths, owners and modes are no secret.
+    secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
         path=dict(type="str", required=True), content=dict(type="str", required=True, no_log=True),
         mode=dict(type="raw", required=True), **_OWNER)),
     absent=dict(type="list", elements="str", default=[]),

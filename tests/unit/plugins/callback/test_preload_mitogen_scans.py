@@ -16,8 +16,7 @@ from ansible_collections.fleetops.lifecycle.tests.unit.plugins.callback.test_pre
     _collections_root,
     run_probe,
 )
-
-module_finder = pytest.importorskip("ansible_mitogen.module_finder")  # in requirements.txt: always there
+from ansible_mitogen import module_finder, planner  # mitogen is in requirements.txt: a missing one fails
 
 ANSIBLE = os.path.dirname(ansible.__file__)
 SEARCH_PATH = [os.path.join(ANSIBLE, "module_utils")]
@@ -72,8 +71,6 @@ def test_the_kept_code_objects_are_bounded(monkeypatch):
     assert [eval(code, {}) or None for code in codes] == [None] * 10  # each still compiled and usable
     assert preload._compile_once("x = 1\n", "<test>", "exec") is codes[1]
 
-
-planner = pytest.importorskip("ansible_mitogen.planner")
 
 # In a fresh interpreter set up as ansible-playbook sets itself up: the paths mitogen's own
 # collection step adds, then those each later module of a collection gets once the

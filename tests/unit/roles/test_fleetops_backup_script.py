@@ -2,22 +2,14 @@
 rewrites the node-exporter textfile with the same module_utils code the backup and
 backup_status modules use, and a textfile it cannot write is a failed run that names it."""
 
-import importlib.machinery
-import importlib.util
 import json
-from pathlib import Path
 
 from ansible_collections.fleetops.lifecycle.tests.unit.plugins.backup_fixtures import Service
-
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "backup" / "files" / "fleetops-backup"
+from host_scripts import load_host_script
 
 
 def load_script():
-    loader = importlib.machinery.SourceFileLoader("fleetops_backup_script", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("fleetops_backup_script", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_host_script("backup", "fleetops-backup")
 
 
 def run_metrics(tmp_path, capsys, textfile):
@@ -43,4 +35,5 @@ def test_a_relative_textfile_fails_the_run_naming_it(tmp_path, capsys):
     Service(tmp_path).backup(kind="scheduled", release="1.0.0")
     status, out = run_metrics(tmp_path, capsys, "fleetops_backup.prom")
     assert status == 1 and out["ok"] is False, out
-    assert "fleetops_backup.prom" in out["textfile_error"], out
+    assert out["textfile_error"] == ("textfile: fleetops_backup.prom must be an absolute path in an existing "
+                                     "directory"), out

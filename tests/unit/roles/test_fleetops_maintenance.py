@@ -2,25 +2,18 @@
 it applies the cleanup sets as the maintenance_cleanup module does, protects what the
 slot links point to, and refuses a bad config before removing anything."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
+from host_scripts import load_host_script
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "maintenance" / "files" / "fleetops-maintenance"
 DAY = 86400
 
 
 def load_script():
-    loader = importlib.machinery.SourceFileLoader("fleetops_maintenance", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("fleetops_maintenance", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_host_script("maintenance", "fleetops-maintenance")
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HAProxy runtime API: read ``show stat``, plan server changes, talk to the socket.
+"""HAProxy runtime API: read ``show stat`` and ``show servers state``, plan server changes, talk to the socket.
 
 Everything here except :class:`RuntimeApi` and :func:`wait_until_drained` is a pure
 function over plain data. No AnsibleModule inside. This file runs on managed hosts,
@@ -45,6 +45,12 @@ _ROW_TYPE_SERVER = 2
 # server is DOWN or NOLB the status column shows that instead, and drain is hidden.
 _DRAIN_VISIBLE = ("UP", "NO CHECK", "DRAIN", "MAINT")
 _KNOWN_STATUS = ("MAINT", "DRAIN", "UP", "DOWN", "NOLB", "NO CHECK")
+# srv_admin_state of `show servers state` (HAProxy >= 1.6): the bits of maintenance
+# (forced, inherited from a tracked server, from the configuration, failed DNS
+# resolution) and of drain (forced, inherited). 0x40 only records an FQDN change.
+_ADMIN_MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20
+_ADMIN_DRAIN_BITS = 0x08 | 0x10
+_STATE_COLUMNS = ("be_name", "srv_name", "srv_admin_state")
 _DESIRED_KEYS = ("weight", "state", "admin")
 
 
@@ -183,21 +189,78 @@ def server_weight(row):
     )
 
 
-def current_servers(rows, backend):
+def current_servers(rows, backend, admin_states=None):
     """``{name: {"weight", "admin"}}`` for every server of ``backend``.
 
+    ``admin_states`` (``{name: admin}``, from :func:`parse_servers_state`) gives the
+    administrative state as HAProxy holds it; without it the state is read from the
+    status column, which hides the drain flag of a server that is DOWN or NOLB.
     Raises ValueError naming the option ``backend`` when show stat lists no such
-    backend.
+    backend, and naming a server ``admin_states`` lacks.
     """
     if not any(row.get("pxname") == backend for row in rows):
         raise ValueError(
             "backend: no proxy named %r in show stat (backends: %s)"
             % (backend, ", ".join(backend_names(rows)) or "none")
         )
-    return dict(
-        (row["svname"], {"weight": server_weight(row), "admin": current_admin_state(row)})
-        for row in server_rows(rows, backend)
-    )
+    servers = {}
+    for row in server_rows(rows, backend):
+        name = row["svname"]
+        servers[name] = {"weight": server_weight(row), "admin": _admin_of(row, admin_states)}
+    return servers
+
+
+def _admin_of(row, admin_states):
+    if admin_states is None:
+        return current_admin_state(row)
+    if row["svname"] not in admin_states:
+        raise ValueError(
+            "server %s/%s is in show stat but not in show servers state (servers: %s)"
+            % (row.get("pxname"), row["svname"], ", ".join(sorted(admin_states)) or "none")
+        )
+    return admin_states[row["svname"]]
+
+
+def admin_from_flags(flags):
+    """``maint``, ``drain`` or ``ready`` from a ``srv_admin_state`` bit field."""
+    if flags & _ADMIN_MAINT_BITS:
+        return "maint"
+    if flags & _ADMIN_DRAIN_BITS:
+        return "drain"
+    return "ready"
+
+
+def parse_servers_state(text, backend):
+    """``{server: admin}`` of ``backend`` from a reply to ``show servers state``.
+
+    The reply is a version line, a ``# be_id be_name srv_id srv_name ...`` header and
+    one space-separated line per server. Unlike show stat's status column, the
+    ``srv_admin_state`` field carries the drain flag whatever the health checks say.
+    Raises ValueError quoting the start of anything else (an error reply).
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    if len(lines) < 2 or not lines[0].strip().isdigit() or not lines[1].startswith("# "):
+        raise ValueError(
+            "show servers state did not answer with a version line and a '# be_id ...' header; "
+            "HAProxy said: %r" % str(text)[:200]
+        )
+    header = lines[1][2:].split()
+    missing = [name for name in _STATE_COLUMNS if name not in header]
+    if missing:
+        raise ValueError("show servers state has no %s column (header: %s)" % (", ".join(missing), lines[1][:200]))
+    be_name, srv_name, admin = (header.index(name) for name in _STATE_COLUMNS)
+    states = {}
+    for number, line in enumerate(lines[2:], start=3):
+        if line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) <= max(be_name, srv_name, admin) or not _INT_RE.match(fields[admin]):
+            raise ValueError("show servers state line %d is not a server line: %r" % (number, line[:200]))
+        if fields[be_name] == backend:
+            states[fields[srv_name]] = admin_from_flags(int(fields[admin]))
+    return states
 
 
 def sessions(rows, backend, names):
@@ -337,12 +400,12 @@ def plan_server_changes(current, desired, backend, option="servers"):
     return raising + lowering + retiring, {"before": before, "after": after}
 
 
-def verify_applied(expected, rows, backend):
-    """Differences between the planned ``expected`` states and what show stat says.
+def verify_applied(expected, rows, backend, admin_states=None):
+    """Differences between the planned ``expected`` states and what HAProxy says.
 
-    Returns a list of human-readable mismatches (empty when all is as planned). The
-    drain flag is only compared where show stat can show it (see
-    :func:`admin_state_visible`).
+    Returns a list of human-readable mismatches (empty when all is as planned).
+    ``admin_states`` is as for :func:`current_servers`; without it the drain flag is
+    only compared where show stat can show it (see :func:`admin_state_visible`).
     """
     actual = dict((row["svname"], row) for row in server_rows(rows, backend))
     problems = []
@@ -355,8 +418,9 @@ def verify_applied(expected, rows, backend):
         weight = server_weight(row)
         if weight != want["weight"]:
             problems.append("%s/%s has weight %s, expected %s" % (backend, name, weight, want["weight"]))
-        admin = current_admin_state(row)
-        hidden = admin == "ready" and want["admin"] == "drain" and not admin_state_visible(row)
+        admin = _admin_of(row, admin_states)
+        hidden = (admin_states is None and admin == "ready" and want["admin"] == "drain"
+                  and not admin_state_visible(row))
         if admin != want["admin"] and not hidden:
             problems.append(
                 "%s/%s is %s (status %r), expected %s"
@@ -467,6 +531,16 @@ class RuntimeApi(object):
             hint = " (the stats socket needs 'level admin')" if "Permission denied" in message else ""
             raise RuntimeApiError("HAProxy refused %r: %s%s" % (cmd, message, hint))
         return reply
+
+    def servers_admin(self, backend):
+        """``{server: admin}`` of ``backend`` from ``show servers state``."""
+        reply = self.command("show servers state %s" % _check_name("backend", backend))
+        try:
+            return parse_servers_state(reply, backend)
+        except ValueError as exc:
+            raise RuntimeApiError(
+                "unexpected reply to 'show servers state %s' on %s: %s" % (backend, self.socket_path, exc)
+            ) from exc
 
     def show_stat(self):
         """``show stat`` parsed with :func:`parse_show_stat`."""

@@ -17,8 +17,10 @@ description:
     made ready first, then weights of servers that keep serving are lowered, then the
     servers that stop serving are drained, put in maintenance or weighted to 0.
   - A server serves when its state is C(ready) and its weight is above 0.
-  - After sending, the module reads C(show stat) again and fails if HAProxy does not
-    report the requested weights and states.
+  - Weights come from C(show stat), states from C(show servers state), which keeps the
+    drain flag of a server whose health checks fail (C(show stat) then shows C(DOWN)).
+  - After sending, the module reads both again and fails if HAProxy does not report the
+    requested weights and states.
   - Changes made over the runtime API last until HAProxy restarts or reloads without a
     server-state file; keep the configuration in line for a permanent change.
   - With O(wait_servers) and O(wait_status), waits until HAProxy reports each named server
@@ -121,15 +123,14 @@ attributes:
     support: full
     details: Shows weight and state of every server of the backend before and after.
 notes:
-  - While a server is operationally C(DOWN) or C(NOLB), HAProxy's C(show stat) does not
-    show its drain flag, so the module reads it as C(ready). Asking for C(drain) on such
-    a server resends the (harmless) drain command and reports a change.
+  - A server drained while its health checks failed stays drained when they pass again;
+    the module sees the flag and asking for C(ready) sends the command.
   - A server that leaves C(maint) becomes C(ready) at once but takes traffic only after
     its health checks pass. Wait for it to be C(UP) before draining the others when the
     gap matters.
 seealso:
   - name: HAProxy management guide, runtime API
-    description: The C(show stat), C(set server) and C(set weight) commands.
+    description: The C(show stat), C(show servers state), C(set server) and C(set weight) commands.
     link: https://docs.haproxy.org/2.6/management.html
 """
 
@@ -308,13 +309,21 @@ def _apply(api, commands):
         sent.append(command)
 
 
+def _read_servers(api, backend):
+    """show stat rows and ``{server: admin}``: the drain flag comes from show servers
+    state, as show stat hides it while the health checks see a server DOWN."""
+    rows = api.show_stat()
+    current_servers(rows, backend)  # names an unknown backend before the second read
+    return rows, api.servers_admin(backend)
+
+
 def _read_back(api, backend, expected):
     """The servers' states as HAProxy reports them; fails unless they are as planned."""
-    rows = api.show_stat()
-    problems = verify_applied(expected, rows, backend)
+    rows, admin_states = _read_servers(api, backend)
+    problems = verify_applied(expected, rows, backend, admin_states)
     if problems:
         raise RuntimeApiError("HAProxy did not take the changes: %s" % "; ".join(problems))
-    return option_view(current_servers(rows, backend))
+    return option_view(current_servers(rows, backend, admin_states))
 
 
 def ensure_servers(api, params, check_mode, diff_mode):
@@ -323,7 +332,8 @@ def ensure_servers(api, params, check_mode, diff_mode):
         raise ModuleFailure("drain_timeout: %d must be 0 or more seconds" % params["drain_timeout"])
     backend = params["backend"]
     try:
-        current = current_servers(api.show_stat(), backend)
+        rows, admin_states = _read_servers(api, backend)
+        current = current_servers(rows, backend, admin_states)
         commands, diff = plan_server_changes(current, params["servers"], backend)
     except NotRunning:
         raise

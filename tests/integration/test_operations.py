@@ -259,6 +259,7 @@ def test_rolling_vertical_change_drops_no_request(tmp_path):
         assert sorted(shown) == ["1.500000s", "536870912"], (name, shown)
         assert "workers = 4" in lab_host(name).file("/etc/demo/demo.ini").content_string
     assert "performance through the load balancer: p95" in result.stdout
+    assert_every_host_serves()  # none left drained by a restart its checks saw DOWN
     again = scale(tmp_path / "again", scale_action="vertical", scale_workers=4, scale_memory_max_mb=512,
                   scale_cpu_quota_percent=150)
     assert again.rc == 0 and again.changed() == 0, again.changed_tasks()

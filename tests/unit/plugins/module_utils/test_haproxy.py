@@ -19,6 +19,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import 
     DrainTimeout,
     RuntimeApi,
     RuntimeApiError,
+    admin_from_flags,
     admin_state_visible,
     backend_names,
     current_admin_state,
@@ -26,6 +27,7 @@ from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import 
     drained_candidates,
     is_serving,
     option_view,
+    parse_servers_state,
     parse_show_stat,
     plan_server_changes,
     server_rows,
@@ -59,8 +61,27 @@ demo,BACKEND,0,0,3,7,26212,1287,168597,517374,0,0,,0,0,0,0,UP,140,2,0,,0,3611,0,
 """  # noqa: E501 (HAProxy writes one long line per row)
 
 
+# `show servers state demo` of HAProxy 2.6 for the same servers, in the shape the lab
+# printed (srv_admin_state 5 is a `disabled` server: forced and configured maintenance).
+# app3-green carries the drain flag (8) that its DOWN status hides in show stat.
+SHOW_SERVERS_STATE = """\
+1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+4 demo 1 app1-blue 10.89.77.11 2 0 100 100 3611 15 3 3 6 0 0 0 - 8081 - 0 0 - - 0
+4 demo 2 app1-green 10.89.77.11 0 5 0 0 3611 1 0 0 14 0 0 0 - 8082 - 0 0 - - 0
+4 demo 3 app2-blue 10.89.77.12 2 0 100 100 2 15 3 3 6 0 0 0 - 8081 - 0 0 - - 0
+4 demo 4 app2-green 10.89.77.12 0 5 0 0 3611 1 0 0 14 0 0 0 - 8082 - 0 0 - - 0
+4 demo 5 app3-blue 10.89.77.13 2 8 100 100 12 15 3 3 6 0 0 0 - 8081 - 0 0 - - 0
+4 demo 6 app3-green 10.89.77.13 0 8 80 80 57 8 2 0 6 0 0 0 - 8082 - 0 0 - - 0
+"""  # noqa: E501 (HAProxy writes one long line per server)
+
+
 def rows():
     return parse_show_stat(SHOW_STAT)
+
+
+def admin_states():
+    return parse_servers_state(SHOW_SERVERS_STATE, "demo")
 
 
 def by_name(parsed, svname, pxname="demo"):
@@ -232,6 +253,60 @@ def test_current_servers_of_the_sample():
         "app3-blue": {"weight": 100, "admin": "drain"},
         "app3-green": {"weight": 80, "admin": "ready"},
     }
+
+
+def test_current_servers_take_the_drain_flag_from_show_servers_state():
+    assert current_servers(rows(), "demo", admin_states()) == {
+        "app1-blue": {"weight": 100, "admin": "ready"},
+        "app1-green": {"weight": 0, "admin": "maint"},
+        "app2-blue": {"weight": 100, "admin": "ready"},
+        "app2-green": {"weight": 0, "admin": "maint"},
+        "app3-blue": {"weight": 100, "admin": "drain"},
+        "app3-green": {"weight": 80, "admin": "drain"},  # DOWN in show stat
+    }
+
+
+def test_current_servers_name_a_server_show_servers_state_lacks():
+    states = admin_states()
+    del states["app2-blue"]
+    with pytest.raises(ValueError) as info:
+        current_servers(rows(), "demo", states)
+    assert str(info.value) == (
+        "server demo/app2-blue is in show stat but not in show servers state "
+        "(servers: app1-blue, app1-green, app2-green, app3-blue, app3-green)"
+    )
+
+
+@pytest.mark.parametrize("flags, admin", [
+    (0, "ready"), (0x40, "ready"), (0x08, "drain"), (0x10, "drain"), (0x01, "maint"), (0x02, "maint"),
+    (0x04, "maint"), (0x20, "maint"), (0x05, "maint"), (0x09, "maint"), (0x48, "drain"),
+])
+def test_admin_from_flags(flags, admin):
+    assert admin_from_flags(flags) == admin
+
+
+def test_parse_servers_state_keeps_one_backend():
+    other = SHOW_SERVERS_STATE + "5 web 1 web1 10.89.77.21 2 8 1 1 5 15 3 3 6 0 0 0 - 80 - 0 0 - - 0\n"
+    assert parse_servers_state(other, "web") == {"web1": "drain"}
+    assert parse_servers_state(other.encode(), "demo") == admin_states()
+    assert parse_servers_state(other, "none") == {}
+
+
+@pytest.mark.parametrize("reply, message", [
+    ("Can't find backend.\n",
+     "show servers state did not answer with a version line and a '# be_id ...' header; "
+     "HAProxy said: \"Can't find backend.\\n\""),
+    ("1\n# be_id be_name srv_id srv_name\n",
+     "show servers state has no srv_admin_state column (header: # be_id be_name srv_id srv_name)"),
+    ("1\n# be_id be_name srv_id srv_name srv_admin_state\n4 demo 1 a1\n",
+     "show servers state line 3 is not a server line: '4 demo 1 a1'"),
+    ("1\n# be_id be_name srv_id srv_name srv_admin_state\n4 demo 1 a1 x\n",
+     "show servers state line 3 is not a server line: '4 demo 1 a1 x'"),
+])
+def test_parse_servers_state_names_what_it_cannot_read(reply, message):
+    with pytest.raises(ValueError) as info:
+        parse_servers_state(reply, "demo")
+    assert str(info.value) == message
 
 
 def test_current_servers_of_an_unknown_backend_names_the_option():
@@ -525,6 +600,14 @@ def test_verify_applied_skips_drain_show_stat_cannot_show():
     ]
 
 
+def test_verify_applied_compares_the_drain_flag_of_a_down_server():
+    states = admin_states()
+    assert verify_applied({"app3-green": {"weight": 80, "admin": "drain"}}, rows(), "demo", states) == []
+    assert verify_applied({"app3-green": {"weight": 80, "admin": "ready"}}, rows(), "demo", states) == [
+        "demo/app3-green is drain (status 'DOWN'), expected ready",
+    ]
+
+
 def test_option_view_and_drained_candidates():
     after = {
         "b": {"weight": 0, "admin": "ready"},
@@ -594,6 +677,8 @@ def sockdir():
 def fake_haproxy(sockdir):
     server = FakeSocketServer(os.path.join(sockdir, "admin.sock"), {
         "show stat": SHOW_STAT,
+        "show servers state demo": SHOW_SERVERS_STATE,
+        "show servers state web": "Can't find backend.\n",
         "set server demo/app1-blue weight 50": "\n",
         "set server demo/app9 weight 50": "No such server.\n\n",
         "set server demo/app1-blue state paused": (
@@ -617,6 +702,20 @@ def test_command_sends_one_line_and_reads_until_eof(fake_haproxy):
 
 def test_show_stat_parses_the_reply(fake_haproxy):
     assert RuntimeApi(fake_haproxy.path).show_stat() == rows()
+
+
+def test_servers_admin_reads_show_servers_state(fake_haproxy):
+    assert RuntimeApi(fake_haproxy.path).servers_admin("demo") == admin_states()
+    assert fake_haproxy.received == [b"show servers state demo\n"]
+
+
+def test_servers_admin_of_an_unknown_backend(fake_haproxy):
+    with pytest.raises(RuntimeApiError) as info:
+        RuntimeApi(fake_haproxy.path).servers_admin("web")
+    assert str(info.value) == "HAProxy refused 'show servers state web': Can't find backend."
+    with pytest.raises(ValueError) as info:
+        RuntimeApi(fake_haproxy.path).servers_admin("demo web")
+    assert str(info.value) == "backend: 'demo web' is not a valid HAProxy name (letters, digits, '-', '_', '.', ':')"
 
 
 def test_set_command_with_empty_reply(fake_haproxy):
@@ -661,6 +760,19 @@ def test_show_stat_with_an_unexpected_reply(sockdir):
     assert str(info.value) == (
         "unexpected reply to 'show stat' on %s: show stat output has no "
         "'# pxname,svname,...' header; HAProxy said: 'hello'" % server.path
+    )
+
+
+def test_servers_admin_with_an_unexpected_reply(sockdir):
+    server = FakeSocketServer(os.path.join(sockdir, "s"), {"show servers state demo": "hello\n"})
+    try:
+        with pytest.raises(RuntimeApiError) as info:
+            RuntimeApi(server.path).servers_admin("demo")
+    finally:
+        server.close()
+    assert str(info.value) == (
+        "unexpected reply to 'show servers state demo' on %s: show servers state did not answer with "
+        "a version line and a '# be_id ...' header; HAProxy said: 'hello\\n'" % server.path
     )
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils.haproxy import (
     RuntimeApiError,
+    parse_servers_state,
     parse_show_stat,
 )
 from ansible_collections.fleetops.lifecycle.plugins.modules import haproxy_server
@@ -67,6 +68,16 @@ class FakeRuntimeApi(object):
                             server["weight"], server["weight"]))
         lines.append("%s,BACKEND,0,UP,0,1,0,," % self.backend)
         return parse_show_stat("\n".join(lines) + "\n")
+
+    def servers_admin(self, backend):
+        self.sent.append("show servers state")
+        flags = {"ready": 0, "drain": 0x08, "maint": 0x01}
+        lines = ["1", "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight"]
+        for number, (name, server) in enumerate(sorted(self.servers.items()), start=1):
+            lines.append("3 %s %d %s 10.0.0.%d %d %d %d" % (
+                self.backend, number, name, number, 2 if server.get("op", "UP") == "UP" else 0,
+                flags[server["admin"]], server["weight"]))
+        return parse_servers_state("\n".join(lines) + "\n", backend)
 
     def command(self, cmd, expect_empty=False):
         self.sent.append(cmd)
@@ -138,7 +149,7 @@ def test_check_mode_sends_nothing_and_predicts_the_change(haproxy):
     assert result["changed"] is True
     assert result["commands"] == SWITCH_COMMANDS
     assert result["servers"] == AFTER
-    assert haproxy.sent == ["show stat"]
+    assert haproxy.sent == ["show stat", "show servers state"]
     assert haproxy.socket_path == "/run/haproxy/admin.sock"
     assert "diff" not in result
 
@@ -149,7 +160,7 @@ def test_apply_sends_the_planned_commands_and_reads_back(haproxy):
     assert result["changed"] is True
     assert result["commands"] == haproxy.changes == SWITCH_COMMANDS
     assert result["servers"] == predicted["servers"] == AFTER
-    assert haproxy.sent[-1] == "show stat"  # read back after the changes
+    assert haproxy.sent[-2:] == ["show stat", "show servers state"]  # read back after the changes
 
 
 def test_second_run_changes_nothing(haproxy):
@@ -256,12 +267,27 @@ def test_a_change_haproxy_did_not_take_fails(haproxy):
     assert result["commands"] == SWITCH_COMMANDS
 
 
-def test_drain_of_a_down_server_is_not_reported_as_a_failure(haproxy):
+def test_drain_of_a_down_server_reads_back_as_drain(haproxy):
     haproxy.servers["app2-blue"]["op"] = "DOWN"
     result = run({"backend": "demo", "servers": {"app2-blue": {"state": "drain"}}})
     assert result["commands"] == ["set server demo/app2-blue state drain"]
-    # show stat cannot show drain on a DOWN server: it reads back as ready.
-    assert result["servers"]["app2-blue"] == {"weight": 100, "state": "ready"}
+    # show stat says DOWN; show servers state keeps the drain flag.
+    assert result["servers"]["app2-blue"] == {"weight": 100, "state": "drain"}
+    again = run({"backend": "demo", "servers": {"app2-blue": {"state": "drain"}}})
+    assert again["changed"] is False and again["commands"] == []
+
+
+def test_a_server_drained_then_down_is_made_ready(haproxy):
+    # A restart out of the pool: drained while UP, then its checks fail (DOWN), then
+    # it is let back in before they pass again. show stat alone reads it as ready.
+    run({"backend": "demo", "servers": {"app2-blue": {"state": "drain"}}})
+    haproxy.servers["app2-blue"]["op"] = "DOWN"
+    result = run({"backend": "demo", "servers": {"app2-blue": {"state": "ready"}}})
+    assert result["changed"] is True
+    assert result["commands"] == ["set server demo/app2-blue state ready"]
+    assert haproxy.servers["app2-blue"]["admin"] == "ready"
+    again = run({"backend": "demo", "servers": {"app2-blue": {"state": "ready"}}})
+    assert again["changed"] is False and again["commands"] == []
 
 
 def test_wait_drained_waits_for_sessions_to_end(haproxy):
@@ -270,6 +296,7 @@ def test_wait_drained_waits_for_sessions_to_end(haproxy):
     assert result["changed"] is True
     assert result["drained"] == {"app1-blue": 0}
     assert haproxy.sent.count("show stat") == 4  # plan, read back, 2 polls
+    assert haproxy.sent.count("show servers state") == 2  # plan, read back
 
 
 def test_wait_drained_times_out_with_a_clear_message(haproxy):
@@ -285,7 +312,7 @@ def test_wait_drained_times_out_with_a_clear_message(haproxy):
 def test_wait_drained_is_skipped_in_check_mode(haproxy):
     result = run(dict(SWITCH, wait_drained=True), check_mode=True)
     assert "drained" not in result
-    assert haproxy.sent == ["show stat"]
+    assert haproxy.sent == ["show stat", "show servers state"]
 
 
 def test_wait_drained_also_runs_when_nothing_changes(haproxy):

@@ -51,10 +51,8 @@ class TempRun(object):
         self.directory = directory
         self.id = os.urandom(8).hex()
         self.lock_path = self.path("lock")
-        self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        info = dict(pid=os.getpid(), purpose=purpose, target=target, started=time.time())
-        write_all(self._fd, json.dumps(info).encode("utf-8"))
+        info = json.dumps(dict(pid=os.getpid(), purpose=purpose, target=target, started=time.time())).encode("utf-8")
+        self._fd = _create_lock(directory, self.lock_path, info)
 
     def path(self, suffix):
         return os.path.join(self.directory, "%s%s.%s" % (TEMP_PREFIX, self.id, suffix))
@@ -76,6 +74,63 @@ class TempRun(object):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _create_lock(directory, lock_path, info):
+    """The flocked fd of a new lock file at ``lock_path`` holding ``info``.
+
+    The file is made unnamed (O_TMPFILE), locked and filled, then linked into place,
+    so no other run ever sees it unlocked or empty, even when this one is killed in
+    between. Where the filesystem (or a missing /proc) does not allow that, it is
+    created in place, locked and filled; a prober gives such a lock, while it is
+    still empty, LOCK_GRACE seconds.
+    """
+    fd = _unnamed_lock(directory, lock_path, info)
+    if fd is not None:
+        return fd
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        write_all(fd, info)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+_NO_UNNAMED_FILES = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
+
+
+def _unnamed_lock(directory, lock_path, info):
+    """The lock made unnamed, locked, filled and linked at ``lock_path``; None when this
+    system cannot (then nothing was created)."""
+    if not hasattr(os, "O_TMPFILE"):
+        return None
+    try:
+        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in _NO_UNNAMED_FILES:
+            return None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        write_all(fd, info)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)  # as the O_TMPFILE open: may be a link
+        try:
+            # A dir_fd makes this linkat(AT_SYMLINK_FOLLOW), which links the unnamed file
+            # the /proc link points to; it never replaces a file of that name.
+            os.link("/proc/self/fd/%d" % fd, os.path.basename(lock_path), dst_dir_fd=dir_fd)
+        except FileNotFoundError:
+            if not os.path.isdir("/proc/self/fd"):
+                os.close(fd)
+                return None
+            raise
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _group_temp_entries(directory):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
 import json
 import os
@@ -369,6 +371,65 @@ def test_leftovers_of_a_dead_run_are_found_and_removed_live_runs_are_not(service
     assert sorted(os.listdir(service.dest)) == sorted(os.path.basename(live.path(s)) for s in ("lock", "tar.zst"))
     live.close()
     assert os.listdir(service.dest) == []
+
+
+def _lock_seen_by_another_run(lock_path):
+    """What a prober reads: the lock's content, and whether its flock is held."""
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = False
+        except BlockingIOError:
+            held = True
+        return json.loads(os.read(fd, 65536).decode()), held
+    finally:
+        os.close(fd)
+
+
+def test_a_runs_lock_appears_locked_and_filled(tmp_path):
+    run = TempRun(str(tmp_path), "verify", target="x.tar.zst")
+    info, held = _lock_seen_by_another_run(run.lock_path)
+    assert held and info["purpose"] == "verify" and info["target"] == "x.tar.zst" and info["pid"] == os.getpid()
+    assert oct(os.stat(run.lock_path).st_mode & 0o777) == "0o600"
+    run.close()
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_lock_in_a_linked_directory(tmp_path):
+    os.makedirs(str(tmp_path / "disk"))
+    os.symlink(str(tmp_path / "disk"), str(tmp_path / "archives"))
+    run = TempRun(str(tmp_path / "archives"), "backup")
+    assert _lock_seen_by_another_run(run.lock_path)[1]
+    assert os.listdir(str(tmp_path / "disk")) == [os.path.basename(run.lock_path)]
+    run.close()
+
+
+@pytest.mark.parametrize("refusal", [errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL])
+def test_without_unnamed_files_the_lock_is_made_in_place(tmp_path, monkeypatch, refusal):
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *args):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(refusal, os.strerror(refusal))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_tmpfile)
+    run = TempRun(str(tmp_path), "backup")
+    monkeypatch.setattr(os, "open", real_open)
+    info, held = _lock_seen_by_another_run(run.lock_path)
+    assert held and info["purpose"] == "backup"
+    run.close()
+
+
+def test_a_lock_never_replaces_a_file_of_its_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "urandom", lambda size: b"\x01" * size)
+    first = TempRun(str(tmp_path), "backup")
+    with pytest.raises(FileExistsError):
+        TempRun(str(tmp_path), "restore")
+    assert _lock_seen_by_another_run(first.lock_path)[0]["purpose"] == "backup"
+    assert os.listdir(str(tmp_path)) == [os.path.basename(first.lock_path)]  # nothing else was left
+    first.close()
 
 
 _KILL_SCRIPT = """

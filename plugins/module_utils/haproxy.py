@@ -46,9 +46,11 @@ _ROW_TYPE_SERVER = 2
 _DRAIN_VISIBLE = ("UP", "NO CHECK", "DRAIN", "MAINT")
 _KNOWN_STATUS = ("MAINT", "DRAIN", "UP", "DOWN", "NOLB", "NO CHECK")
 # srv_admin_state of `show servers state` (HAProxy >= 1.6): the bits of maintenance
-# (forced, inherited from a tracked server, from the configuration, failed DNS
-# resolution) and of drain (forced, inherited). 0x40 only records an FQDN change.
-_ADMIN_MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20
+# (forced, inherited from a tracked server, failed DNS resolution) and of drain
+# (forced, inherited). 0x04 marks a server `disabled` in the configuration; it stays
+# when `set server ... state ready` clears 0x01, and HAProxy itself leaves it out of its
+# maintenance mask. 0x40 only records an FQDN change.
+_ADMIN_MAINT_BITS = 0x01 | 0x02 | 0x20
 _ADMIN_DRAIN_BITS = 0x08 | 0x10
 _STATE_COLUMNS = ("be_name", "srv_name", "srv_admin_state")
 _DESIRED_KEYS = ("weight", "state", "admin")

@@ -279,7 +279,8 @@ def test_current_servers_name_a_server_show_servers_state_lacks():
 
 @pytest.mark.parametrize("flags, admin", [
     (0, "ready"), (0x40, "ready"), (0x08, "drain"), (0x10, "drain"), (0x01, "maint"), (0x02, "maint"),
-    (0x04, "maint"), (0x20, "maint"), (0x05, "maint"), (0x09, "maint"), (0x48, "drain"),
+    (0x20, "maint"), (0x05, "maint"), (0x09, "maint"), (0x48, "drain"),
+    (0x04, "ready"), (0x0c, "drain"),  # `disabled` in the configuration, then made ready or drained
 ])
 def test_admin_from_flags(flags, admin):
     assert admin_from_flags(flags) == admin

@@ -71,12 +71,13 @@ class FakeRuntimeApi(object):
 
     def servers_admin(self, backend):
         self.sent.append("show servers state")
+        # A server `disabled` in the configuration keeps 0x04 whatever its state, as in HAProxy.
         flags = {"ready": 0, "drain": 0x08, "maint": 0x01}
         lines = ["1", "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight"]
         for number, (name, server) in enumerate(sorted(self.servers.items()), start=1):
             lines.append("3 %s %d %s 10.0.0.%d %d %d %d" % (
                 self.backend, number, name, number, 2 if server.get("op", "UP") == "UP" else 0,
-                flags[server["admin"]], server["weight"]))
+                flags[server["admin"]] | (0x04 if server.get("disabled") else 0), server["weight"]))
         return parse_servers_state("\n".join(lines) + "\n", backend)
 
     def command(self, cmd, expect_empty=False):
@@ -102,7 +103,7 @@ class FakeRuntimeApi(object):
 def haproxy(monkeypatch):
     fake = FakeRuntimeApi({
         "app1-blue": {"weight": 100, "admin": "ready", "op": "UP", "scur": 2},
-        "app1-green": {"weight": 0, "admin": "maint", "op": "DOWN", "scur": 0},
+        "app1-green": {"weight": 0, "admin": "maint", "op": "DOWN", "scur": 0, "disabled": True},
         "app2-blue": {"weight": 100, "admin": "ready", "op": "UP", "scur": 1},
     })
     monkeypatch.setattr(haproxy_server, "RuntimeApi", fake)

@@ -45,7 +45,9 @@ init_plugin_loader([sys.argv[1]])
 from ansible.plugins.loader import action_loader, callback_loader, filter_loader, test_loader
 
 if sys.argv[2] == "preload":
-    callback_loader.get("fleetops.lifecycle.preload").v2_playbook_on_start(None)
+    callback = callback_loader.get("fleetops.lifecycle.preload")
+    callback.set_options()
+    callback.v2_playbook_on_start(None)
 before = set(sys.modules)
 loaders = {"filter": filter_loader, "test": test_loader}
 for kind, name in json.loads(sys.argv[3]):

@@ -182,6 +182,11 @@ class Precompiler(object):
         if argument and isinstance(task.args, dict):
             conditions.append(task.args.get(argument))
         conditions = [text for condition in conditions for text in _as_list(condition) if isinstance(text, str)]
+        # The connection's settings (ansible_host, ansible_ssh_private_key_file, ...) are
+        # templated by each worker too, whatever the task names.
+        if isinstance(task_vars, dict) and not isinstance(task_vars, internals.lazy_types):
+            roots.extend(value for name, value in dict.items(task_vars)
+                         if isinstance(name, str) and name.startswith("ansible_") and isinstance(value, str))
         texts = walk_strings(roots, internals.lazy_types) + conditions
         for text in named_strings(texts, task_vars, internals.lazy_types):
             if internals.is_possibly_template(text):

@@ -152,14 +152,16 @@ def test_a_task_is_compiled_before_its_workers_so_they_compile_nothing(counted):
     task = FakeTask("ansible.builtin.assert", {"that": ["a == 1", trusted("conf is string")], "quiet": True},
                     when=["nested.list | length > 0"], loop=trusted("{{ items }}"))
     task_vars = {"conf": trusted("{{ path }}/{{ name }}.ini"), "nested": {"list": [trusted("{{ a * 2 }}")]},
-                 "unused": trusted("{{ never_rendered }}")}
+                 "unused": trusted("{{ never_rendered }}"), "key_dir": trusted("{{ path }}/keys"),
+                 "ansible_ssh_private_key_file": trusted("{{ key_dir }}/id_ed25519")}
     Precompiler(internals, loader=None).task(task, task_vars)
     compiled_first = len(counted)
-    # 4 templates (the loop, its label {{item}}, conf's and nested's; not unused's) and 3 conditions.
+    # The loop, its label {{item}}, conf's and nested's templates and the connection's
+    # (not unused's), and 3 conditions.
     assert sorted(counted) == sorted([
         ("template", "{{ items }}"), ("template", "{{item}}"), ("template", "{{ path }}/{{ name }}.ini"),
-        ("template", "{{ a * 2 }}"), ("expression", "a == 1"), ("expression", "conf is string"),
-        ("expression", "nested.list | length > 0")])
+        ("template", "{{ a * 2 }}"), ("template", "{{ key_dir }}/id_ed25519"), ("template", "{{ path }}/keys"),
+        ("expression", "a == 1"), ("expression", "conf is string"), ("expression", "nested.list | length > 0")])
     Precompiler(internals, loader=None).task(task, task_vars)
     engine = TemplateEngine(variables=dict(VARIABLES, **task_vars))
     assert engine.template(trusted("{{ items }}")) == ["p", "q"]

@@ -14,6 +14,10 @@ description:
     backend, the same shape as the C(servers) returned by
     M(fleetops.lifecycle.haproxy_server).
   - C(weight) is the configured (user) weight, not the one lowered during slow start.
+  - C(admin) is read from the C(status) column, which shows C(DOWN) or C(NOLB) instead of
+    the drain flag while the health checks fail; such a server reads as C(ready) (and, with
+    a weight, as serving by its state, though HAProxy sends it nothing while it is down).
+    M(fleetops.lifecycle.haproxy_server) reads the flag from C(show servers state).
 positional: backend
 options:
   _input:

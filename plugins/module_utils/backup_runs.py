@@ -103,34 +103,35 @@ _NO_UNNAMED_FILES = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 
 def _unnamed_lock(directory, lock_path, info):
     """The lock made unnamed, locked, filled and linked at ``lock_path``; None when this
-    system cannot (then nothing was created)."""
+    system cannot (then nothing was created). The directory is opened once, as the
+    in-place lock's open would (it may be a link), and both steps go through it."""
     if not hasattr(os, "O_TMPFILE"):
         return None
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)
     try:
-        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | CLOEXEC, 0o600)
-    except OSError as exc:
-        if exc.errno in _NO_UNNAMED_FILES:
-            return None
-        raise
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        write_all(fd, info)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)  # as the O_TMPFILE open: may be a link
         try:
-            # A dir_fd makes this linkat(AT_SYMLINK_FOLLOW), which links the unnamed file
-            # the /proc link points to; it never replaces a file of that name.
-            os.link("/proc/self/fd/%d" % fd, os.path.basename(lock_path), dst_dir_fd=dir_fd)
-        except FileNotFoundError:
-            if not os.path.isdir("/proc/self/fd"):
-                os.close(fd)
+            fd = os.open(".", os.O_TMPFILE | os.O_RDWR | CLOEXEC, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in _NO_UNNAMED_FILES:
                 return None
             raise
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            write_all(fd, info)
+            # With a dir_fd this is linkat(AT_SYMLINK_FOLLOW), which links the unnamed
+            # file the /proc link points to; it never replaces a file of that name.
+            os.link("/proc/self/fd/%d" % fd, os.path.basename(lock_path), dst_dir_fd=dir_fd)
+        except FileNotFoundError:
+            os.close(fd)
+            if not os.path.isdir("/proc/self/fd"):
+                return None
+            raise
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    finally:
+        os.close(dir_fd)
 
 
 def _group_temp_entries(directory):

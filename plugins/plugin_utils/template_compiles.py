@@ -8,13 +8,14 @@ ansible-core 2.19 compiles a template string each time it renders one and keeps
 nothing, and every task of every host runs in a worker forked for it: the same role
 default (``{{ service_name }}``) or ``when`` is compiled again in each worker that
 reads it. Profiled over a 4-host deploy on the lab, the workers compiled 1531 times
-235 distinct strings, about a fifth of their CPU time.
+235 distinct strings, about a fifth of their time under cProfile.
 
 Here a compile is remembered by what decides its result - the text, the two compile
 options (backslash escaping, the ``#jinja2:`` overrides) and the directory templates
 are loaded from - and just before a task is handed to its first worker, this process
-compiles the templates of that task's arguments and conditions and of the variables
-the worker receives. A worker then finds them compiled in the memory it starts from.
+compiles the templates of that task's arguments, loop, label and conditions, of the
+connection's ``ansible_*`` settings, and of the variables these name, and those these
+name. A worker then finds them compiled in the memory it starts from.
 A compiled template holds no state of a render; what a render depends on (variables,
 trust, the origin in an error) is given to it at render time, as before.
 

@@ -409,10 +409,10 @@ def test_a_lock_in_a_linked_directory(tmp_path):
 def test_without_unnamed_files_the_lock_is_made_in_place(tmp_path, monkeypatch, refusal):
     real_open = os.open
 
-    def no_tmpfile(path, flags, *args):
+    def no_tmpfile(path, flags, *args, **kwargs):
         if flags & os.O_TMPFILE == os.O_TMPFILE:
             raise OSError(refusal, os.strerror(refusal))
-        return real_open(path, flags, *args)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", no_tmpfile)
     run = TempRun(str(tmp_path), "backup")

@@ -211,12 +211,28 @@ def playbook_costs(steps):
             continue
         for line in runs.read_text().splitlines():
             run = json.loads(line)
+            if "playbook" not in run:
+                continue  # a test client's requests (traffic_totals)
             name = run["playbook"] + (" --check" if run["check"] else "")
             cost = costs.setdefault(name, [0, 0.0, 0.0])
             cost[0] += 1
             cost[1] += run["wall"]
             cost[2] += run["cpu"]
     return costs
+
+
+def traffic_totals(steps):
+    """(clients, requests, wall s) of the tests' HTTP clients, from the groups' run logs."""
+    clients = requests = wall = 0
+    for step in steps:
+        runs = getattr(step, "runs", None)
+        if not runs or not runs.exists():
+            continue
+        for line in runs.read_text().splitlines():
+            run = json.loads(line)
+            if "traffic" in run:
+                clients, requests, wall = clients + 1, requests + run["requests"], wall + run["wall"]
+    return clients, requests, wall
 
 
 def print_playbook_costs(costs):
@@ -323,6 +339,10 @@ def main():
     costs = playbook_costs(groups)
     if costs:
         print_playbook_costs(costs)
+    clients, requests, client_wall = traffic_totals(groups)
+    if clients:
+        # Each request costs CPU in the test's client, HAProxy and the service (docs/scale.md).
+        print("[suite] the tests' HTTP clients: %d, %d requests over %.0f s" % (clients, requests, client_wall))
     wall = time.monotonic() - start
     print("[suite] total %.0f s" % wall)
     busy_at_end = machine_busy_seconds()

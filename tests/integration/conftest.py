@@ -144,10 +144,17 @@ def _run_cost(playbook, check):
         if log:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            record = {"playbook": playbook, "check": check, "wall": round(time.monotonic() - started, 2),
-                      "cpu": round(cpu, 2), "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]}
-            with open(log, "a") as stream:
-                stream.write(json.dumps(record) + "\n")
+            _log_run({"playbook": playbook, "check": check, "wall": round(time.monotonic() - started, 2),
+                      "cpu": round(cpu, 2)})
+
+
+def _log_run(record):
+    """Append one record (a playbook run, or a test client's requests) to FLEETOPS_RUN_LOG."""
+    log = os.environ.get("FLEETOPS_RUN_LOG")
+    if log:
+        record["test"] = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        with open(log, "a") as stream:
+            stream.write(json.dumps(record) + "\n")
 
 
 # The tests' commands on a host share one ssh connection while they come within seconds
@@ -236,6 +243,7 @@ class Traffic:
             return {version for when, version in self.log if when >= mark}
 
     def __enter__(self):
+        self._started = time.monotonic()
         for thread in self._threads:
             thread.start()
         return self
@@ -244,6 +252,8 @@ class Traffic:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        _log_run({"traffic": self.url, "requests": self.ok + len(self.failed),
+                  "wall": round(time.monotonic() - self._started, 2)})
 
 
 @pytest.fixture(scope="session")

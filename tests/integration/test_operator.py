@@ -17,7 +17,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, Traffic, http_get, lab_host, run_playbook
+from conftest import APP_HOSTS, INVENTORY, LB_ADDRESS, REPO, WATCHER_RATE, Traffic, http_get, lab_host, run_playbook
 from deploy_helpers import FAST_GATE, app_fingerprint, ledger, servers_serving
 from lab_helpers_ops import extra_inventory, unused_lab_address
 
@@ -48,10 +48,12 @@ def stats_data(result):
 
 
 def ensure_serving(version, tmp_path):
-    """``version`` serving (deployed, under traffic, when another run moved on)."""
+    """``version`` serving (deployed when another run moved on: the gate off, as
+    test_gate's fixture does, since the tests that follow judge other runs; a watcher's
+    traffic keeps it a deploy under load)."""
     if serving_version() != version:
-        with Traffic(threads=2):
-            result = deploy(version, tmp_path)
+        with Traffic(rate=WATCHER_RATE):
+            result = deploy(version, tmp_path, deploy_analysis_window=0)
         assert result.rc == 0, result.failure_messages()
     assert serving_version() == version
 
@@ -229,6 +231,9 @@ README_GATE_TUNING = {
 }
 
 
+SESSION_STRATEGY = ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS")
+
+
 def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1, tmp_path):
     commands = readme_deploy_commands()
     assert [c for c, _ in commands] == [
@@ -236,7 +241,10 @@ def test_the_readme_commands_work_in_order_with_the_demo_traffic(on_v1, tmp_path
         ".venv/bin/ansible-playbook playbooks/deploy.yml -e deploy_version=3.0.0",
         ".venv/bin/ansible-playbook playbooks/rollback.yml",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    # The README's lines read ansible.cfg, not this session's ANSIBLE_* settings; only the
+    # session's strategy stays (mitogen unless FLEETOPS_TEST_STRATEGY=linear), as for every
+    # other playbook the tests run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") or k in SESSION_STRATEGY}
     tuning = tmp_path / "gate_tuning.yml"
     tuning.write_text(json.dumps({"all": {"vars": README_GATE_TUNING}}))
     env["ANSIBLE_INVENTORY"] = "%s,%s" % (INVENTORY, tuning)  # the same lines, on this session's lab

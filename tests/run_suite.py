@@ -44,14 +44,14 @@ LOG_DIR = REPO / ".build" / "test-logs"
 # deploys the 2.0.0 it starts from when it runs alone.
 INTEGRATION_GROUPS = {
     "itops": ["test_operations.py"],
-    "itledgerly": ["test_ledgerly.py"],
-    "itoperator": ["test_operator.py"],
     "itbackup": ["test_backup.py", "test_drill_any_service.py"],
-    "itgate": ["test_gate.py"],
+    "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py", "test_run_reports.py"],
     "itaudit": ["test_audit.py", "test_awx_runner.py", "test_maintenance.py", "test_readiness.py",
                 "test_contract.py"],
-    "itsite": ["test_site.py", "test_bad_input.py", "test_triage.py", "test_run_reports.py"],
     "itdeployhist": ["test_deploy_history.py"],
+    "itledgerly": ["test_ledgerly.py"],
+    "itgate": ["test_gate.py"],
+    "itoperator": ["test_operator.py"],
     "itslo": ["test_slo.py"],
     "itdeploy": ["test_deploy.py"],
 }

@@ -56,6 +56,7 @@ def test_playbook_costs_sum_each_playbook_and_its_check_runs_apart(run_suite, tm
         '{"playbook": "deploy.yml", "check": false, "wall": 40.0, "cpu": 19.5, "test": "t2"}',
         '{"playbook": "deploy.yml", "check": true, "wall": 10.0, "cpu": 8.0, "test": "t2"}',
         '{"playbook": "health_check.yml", "check": false, "wall": 7.0, "cpu": 6.0, "test": "t3"}',
+        '{"traffic": "http://10.90.1.10/", "requests": 4506, "wall": 60.1, "test": "t1"}',
     ]) + "\n")
     step = run_suite.Step("integration-lab", ["true"])
     step.runs = runs
@@ -67,3 +68,18 @@ def test_playbook_costs_sum_each_playbook_and_its_check_runs_apart(run_suite, tm
     assert lines[0].startswith("[suite] playbook runs of the integration tests: 4, 117 s, 64 controller CPU s")
     assert lines[1].split()[:2] == ["deploy.yml", "2"] and lines[1].endswith("25.0 CPU s a run")
     assert lines[-1].split()[0] == "health_check.yml"
+
+
+def test_traffic_totals_count_the_clients_and_their_requests_of_every_group(run_suite, tmp_path):
+    steps = []
+    for lab, lines in [("a", ['{"traffic": "http://10.90.1.10/", "requests": 4506, "wall": 60.0, "test": "t1"}',
+                              '{"playbook": "deploy.yml", "check": false, "wall": 60.0, "cpu": 30.5, "test": "t1"}']),
+                       ("b", ['{"traffic": "http://10.90.2.10/", "requests": 1200, "wall": 20.5, "test": "t2"}',
+                              '{"traffic": "http://10.90.2.10:8080/", "requests": 0, "wall": 1.0, "test": "t3"}'])]:
+        runs = tmp_path / ("runs-%s.jsonl" % lab)
+        runs.write_text("\n".join(lines) + "\n")
+        step = run_suite.Step("integration-%s" % lab, ["true"])
+        step.runs = runs
+        steps.append(step)
+    steps.append(run_suite.Step("lint", ["true"]))  # no run log
+    assert run_suite.traffic_totals(steps) == (3, 5706, 81.5)

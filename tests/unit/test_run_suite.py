@@ -83,3 +83,19 @@ def test_traffic_totals_count_the_clients_and_their_requests_of_every_group(run_
         steps.append(step)
     steps.append(run_suite.Step("lint", ["true"]))  # no run log
     assert run_suite.traffic_totals(steps) == (3, 5706, 81.5)
+
+
+def test_python_speed_counts_rounds_per_cpu_second_and_a_slower_machine_gets_fewer(run_suite, monkeypatch):
+    fast = run_suite.python_speed(0.05, tries=2)
+    assert fast > 1000
+    # A machine half as fast: each round takes twice the CPU.
+    real_dumps = run_suite.json.dumps
+
+    def slow_dumps(*args, **kwargs):
+        end = run_suite.time.process_time() + 1.0 / fast
+        while run_suite.time.process_time() < end:
+            pass
+        return real_dumps(*args, **kwargs)
+
+    monkeypatch.setattr(run_suite.json, "dumps", slow_dumps)
+    assert run_suite.python_speed(0.05, tries=2) < fast * 0.7

@@ -224,37 +224,34 @@ def module_times(steps):
     return times
 
 
-def playbook_costs(steps):
-    """{playbook: [runs, wall s, controller CPU s]} from the groups' run logs (conftest writes them)."""
-    costs = {}
+def run_records(steps):
+    """Every line of the groups' run logs (conftest writes them): playbook runs and the
+    tests' HTTP clients."""
     for step in steps:
         runs = getattr(step, "runs", None)
-        if not runs or not runs.exists():
-            continue
-        for line in runs.read_text().splitlines():
-            run = json.loads(line)
-            if "playbook" not in run:
-                continue  # a test client's requests (traffic_totals)
-            name = run["playbook"] + (" --check" if run["check"] else "")
-            cost = costs.setdefault(name, [0, 0.0, 0.0])
-            cost[0] += 1
-            cost[1] += run["wall"]
-            cost[2] += run["cpu"]
+        if runs and runs.exists():
+            for line in runs.read_text().splitlines():
+                yield json.loads(line)
+
+
+def playbook_costs(steps):
+    """{playbook: [runs, wall s, controller CPU s]} from the groups' run logs."""
+    costs = {}
+    for run in run_records(steps):
+        if "playbook" not in run:
+            continue  # a test client's requests (traffic_totals)
+        name = run["playbook"] + (" --check" if run["check"] else "")
+        cost = costs.setdefault(name, [0, 0.0, 0.0])
+        cost[0] += 1
+        cost[1] += run["wall"]
+        cost[2] += run["cpu"]
     return costs
 
 
 def traffic_totals(steps):
     """(clients, requests, wall s) of the tests' HTTP clients, from the groups' run logs."""
-    clients = requests = wall = 0
-    for step in steps:
-        runs = getattr(step, "runs", None)
-        if not runs or not runs.exists():
-            continue
-        for line in runs.read_text().splitlines():
-            run = json.loads(line)
-            if "traffic" in run:
-                clients, requests, wall = clients + 1, requests + run["requests"], wall + run["wall"]
-    return clients, requests, wall
+    clients = [run for run in run_records(steps) if "traffic" in run]
+    return len(clients), sum(run["requests"] for run in clients), sum(run["wall"] for run in clients)
 
 
 def print_playbook_costs(costs):

@@ -90,6 +90,7 @@ def test_a_reply_without_a_length_is_read_to_the_close(client, canned):
     (b"", "ended inside its headers (0 bytes)"),
     (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\nx", "Content-Length is no number"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\nabcdef", "Content-Length is negative: -3"),
     (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\nx", "malformed header line"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", "chunked reply cut short"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "chunk size is no number"),

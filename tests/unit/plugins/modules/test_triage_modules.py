@@ -8,6 +8,7 @@ import datetime
 import gzip
 import json
 import os
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[4]
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "triage" / "defaults" / "main.yml").read_text())
 KEY = "ab" * 32
 SECRET = "Planted-Secret-0042"
+CMDLINE_SECRET = "UnitCmdPass-0043"
 
 
 def fail(main, args):
@@ -129,12 +131,28 @@ def members(archive):
 
 
 def test_collect_redacts_and_keeps_the_map_outside_the_archive(tmp_path):
-    result = collect_here(tmp_path)
+    # A process of our own with a password on its command line; other programs on the machine
+    # (a lab's triage test plants some) may add theirs to the process list, so the map is checked
+    # for ours and every other pseudonym must come from that list alone.
+    planted = subprocess.Popen(["bash", "-c", "exec -a 'unitworker --db-password=%s' sleep 60" % CMDLINE_SECRET])
+    try:
+        result = collect_here(tmp_path)
+    finally:
+        planted.kill()
+        planted.wait()
     assert result["changed"] is False
     files = members(result["archive"])
-    assert all(SECRET not in text for text in files.values())
-    token = json.loads(Path(result["map_path"]).read_text())
-    assert list(token.values()) == [SECRET]
+    assert all(SECRET not in text and CMDLINE_SECRET not in text for text in files.values())
+    originals = json.loads(Path(result["map_path"]).read_text())
+    assert SECRET in originals.values() and CMDLINE_SECRET in originals.values()
+    for pseudonym, original in originals.items():
+        where = sorted(name for name, text in files.items() if pseudonym in text)
+        if original == SECRET:
+            assert any("/config/" in name for name in where) and any("/logs/" in name for name in where), where
+        elif original == CMDLINE_SECRET:
+            assert where == ["here/system/processes.txt"], where
+        else:
+            assert set(where) <= {"here/system/processes.txt"}, (original[:4], where)
     assert "DEMO_PORT=8081" in files["here/config/%s_etc_demo.env" % str(tmp_path).strip("/").replace("/", "_")]
     assert oct(os.stat(result["map_path"]).st_mode & 0o777) == "0o600"
     timeline = [json.loads(line) for line in files["here/timeline.jsonl"].splitlines()]

@@ -68,6 +68,11 @@ def ungated_stage(stage, window):
     return wrap("ungated_stage", rollout.ungated_stage, stage, window)
 
 
+def release_probes(url, field, version, count=rollout.RELEASE_CHECK_REQUESTS):
+    """health_check probes: count GETs of url, each answering 200 with field = version."""
+    return wrap("release_probes", rollout.release_probes, url, field, version, count)
+
+
 def slot_releases(infos, hosts):
     """Host -> what each slot runs, the last good and the good releases, from slot_info results."""
     return wrap("slot_releases", slot_info.releases_by_host, infos, hosts)
@@ -90,6 +95,7 @@ class FilterModule(object):
             "live_slots": live_slots,
             "analysis_window": analysis_window,
             "ungated_stage": ungated_stage,
+            "release_probes": release_probes,
             "slot_releases": slot_releases,
             "short_of_space": short_of_space,
         }

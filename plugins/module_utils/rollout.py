@@ -496,3 +496,27 @@ def ungated_stage(stage, window):
                    "the gate off, so no verdict was reached" % _plain(target),
         "conditions": [],
     }
+
+
+# Requests through the load balancer that must all reach the release after a promotion
+# or a rollback: with every slot at its final weight, round robin sends them to every server.
+RELEASE_CHECK_REQUESTS = 10
+
+
+def release_probes(url, field, version, count=RELEASE_CHECK_REQUESTS):
+    """The ``health_check`` probes of the check after a promotion or a rollback: ``count``
+    GETs of ``url`` (the load balancer's version path), each answering 200 with the JSON
+    ``field`` equal to ``version``. One module run sends them all, one after another.
+
+    :raises ValueError: naming the argument, for a URL that is not http(s), an empty field
+        or version, or a count that is not a whole number of at least 1.
+    """
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError("url=%r: must be an http:// or https:// URL" % (url,))
+    for name, value in (("field", field), ("version", version)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("%s=%r: must be a non-empty string" % (name, value))
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError("count=%r: must be a whole number of at least 1" % (count,))
+    return [{"name": "request %d" % number, "type": "http", "url": url, "status": [200],
+             "json_field": field, "json_value": version} for number in range(1, count + 1)]

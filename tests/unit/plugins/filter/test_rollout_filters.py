@@ -21,6 +21,7 @@ def test_filter_map():
         "canary_batches",
         "canary_stages",
         "live_slots",
+        "release_probes",
         "rollout_plan",
         "short_of_space",
         "slot_releases",
@@ -159,3 +160,10 @@ def test_slot_releases_filter():
     info = {"slots": {"blue": {"release": "1.0.0"}}, "last_good": "1.0.0", "good": ["1.0.0"]}
     assert FILTERS["slot_releases"]([info], ["app1"]) == {
         "app1": {"blue": "1.0.0", "last_good": "1.0.0", "good": ["1.0.0"]}}
+
+
+def test_release_probes_filter():
+    probes = FILTERS["release_probes"]("http://lb:80/version", "version", "2.0.0", 2)
+    assert [(p["name"], p["json_value"]) for p in probes] == [("request 1", "2.0.0"), ("request 2", "2.0.0")]
+    with pytest.raises(AnsibleFilterError, match=r"^release_probes: count=0: must be a whole number of at least 1$"):
+        FILTERS["release_probes"]("http://lb:80/version", "version", "2.0.0", 0)

@@ -7,12 +7,15 @@ Import path: tests/unit/conftest.py puts the collection on sys.path.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import threading
 from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible_collections.fleetops.lifecycle.plugins.module_utils import rollout
+from ansible_collections.fleetops.lifecycle.plugins.module_utils import health, rollout
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -559,3 +562,59 @@ def test_ungated_stage_refuses_a_stage_out_of_range(stage):
 def test_ungated_stage_checks_the_window_first():
     with pytest.raises(ValueError, match=r"^deploy_analysis_window must be a whole number .* got -1$"):
         rollout.ungated_stage(10, -1)
+
+
+def test_release_probes_are_one_probe_per_request_that_health_check_accepts():
+    probes = rollout.release_probes("http://10.1.2.3:80/version", "version", "2.0.0")
+    assert len(probes) == rollout.RELEASE_CHECK_REQUESTS == 10
+    assert [p["name"] for p in probes] == ["request %d" % n for n in range(1, 11)]
+    assert probes[0] == {"name": "request 1", "type": "http", "url": "http://10.1.2.3:80/version",
+                         "status": [200], "json_field": "version", "json_value": "2.0.0"}
+    assert len(health.validate_probes(probes)) == 10
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ftp://lb/version", "version", "2.0.0"), "url='ftp://lb/version': must be an http:// or https:// URL"),
+    ((None, "version", "2.0.0"), "url=None: must be an http:// or https:// URL"),
+    (("http://lb/version", " ", "2.0.0"), "field=' ': must be a non-empty string"),
+    (("http://lb/version", "version", ""), "version='': must be a non-empty string"),
+    (("http://lb/version", "version", 2), "version=2: must be a non-empty string"),
+    (("http://lb/version", "version", "2.0.0", 0), "count=0: must be a whole number of at least 1"),
+    (("http://lb/version", "version", "2.0.0", True), "count=True: must be a whole number of at least 1"),
+])
+def test_release_probes_refuse_bad_input_by_name(args, message):
+    with pytest.raises(ValueError) as error:
+        rollout.release_probes(*args)
+    assert str(error.value) == message
+
+
+def test_release_probes_fail_on_a_reply_from_another_release():
+    """Against a loopback server whose third reply names the old release: that request
+    alone fails, its message names what it got."""
+    served = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            served.append(self.path)
+            body = json.dumps({"version": "1.0.0" if len(served) == 3 else "2.0.0"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/version" % server.server_address[1]
+        result = health.check_health({"probes": rollout.release_probes(url, "version", "2.0.0", 4),
+                                      "concurrency": 1})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert served == ["/version"] * 4
+    assert result["ok"] is False and result["failed_probes"] == ["request 3"]
+    assert "1.0.0" in result["summary"] and "2.0.0" in result["summary"], result["summary"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from ansible_collections.fleetops.lifecycle.plugins.module_utils import health, rollout
+from ansible_collections.fleetops.lifecycle.tests.unit.plugins.module_utils.gate_fakes import _reply, serving
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -596,25 +596,16 @@ def test_release_probes_fail_on_a_reply_from_another_release():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             served.append(self.path)
-            body = json.dumps({"version": "1.0.0" if len(served) == 3 else "2.0.0"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            version = "1.0.0" if len(served) == 3 else "2.0.0"
+            _reply(self, 200, "application/json", json.dumps({"version": version}).encode())
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
         url = "http://127.0.0.1:%d/version" % server.server_address[1]
         result = health.check_health({"probes": rollout.release_probes(url, "version", "2.0.0", 4),
                                       "concurrency": 1})
-    finally:
-        server.shutdown()
-        server.server_close()
     assert served == ["/version"] * 4
     assert result["ok"] is False and result["failed_probes"] == ["request 3"]
     assert "1.0.0" in result["summary"] and "2.0.0" in result["summary"], result["summary"]

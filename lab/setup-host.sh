@@ -8,7 +8,8 @@ CONF=/etc/containers/containers.conf
 PACKAGES=(podman runc conmon netavark aardvark-dns iptables uidmap mmdebstrap restic
           debian-archive-keyring openssh-client ca-certificates
           chromium fonts-dejavu-core  # chromium: headless screenshots of the SLO report in tests
-          nodejs)  # the unit tests run examples/ledgerly on the controller
+          nodejs  # the unit tests run examples/ledgerly on the controller
+          python3 python3-venv)  # the controller's virtualenv (Makefile PYTHON)
 
 log() { printf '[setup-host] %s\n' "$*"; }
 die() { printf '[setup-host] ERROR: %s\n' "$*" >&2; exit 1; }

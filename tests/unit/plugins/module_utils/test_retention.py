@@ -597,6 +597,16 @@ OFFSETS = [
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
+# Built once: a strategy made inside the draw loop is validated again at every draw,
+# which took most of these tests' time.
+_MINUTES = st.one_of(st.integers(0, 500 * 24 * 60), st.integers(0, 3 * 24 * 60))
+_FORMS = st.sampled_from(["iso", "epoch", "datetime"])
+_OFFSET_CHOICES = st.sampled_from(OFFSETS)
+_OK_VALUES = st.sampled_from([True, True, True, False, None])
+_PINNED_VALUES = st.sampled_from([False, False, False, False, True, None])
+_VERIFIED_VALUES = st.sampled_from([None, False, False, True, "2027-01-01T00:00:00Z", 1798761600])
+
+
 @st.composite
 def archive_lists(draw, max_size=40):
     """Archives over ~500 days, clustered or spread, in several formats and offsets.
@@ -608,19 +618,19 @@ def archive_lists(draw, max_size=40):
     archives = []
     facts = {}
     for index in range(count):
-        minutes = draw(st.one_of(st.integers(0, 500 * 24 * 60), st.integers(0, 3 * 24 * 60)))
+        minutes = draw(_MINUTES)
         instant = BASE + timedelta(minutes=minutes)
-        form = draw(st.sampled_from(["iso", "epoch", "datetime"]))
+        form = draw(_FORMS)
         if form == "epoch":
             created = int(instant.timestamp())
             written = instant
         else:
-            written = instant.astimezone(draw(st.sampled_from(OFFSETS)))
+            written = instant.astimezone(draw(_OFFSET_CHOICES))
             created = written.isoformat() if form == "iso" else written
         item = {"name": "a%02d" % index, "created": created}
-        ok = draw(st.sampled_from([True, True, True, False, None]))
-        pinned = draw(st.sampled_from([False, False, False, False, True, None]))
-        verified = draw(st.sampled_from([None, False, False, True, "2027-01-01T00:00:00Z", 1798761600]))
+        ok = draw(_OK_VALUES)
+        pinned = draw(_PINNED_VALUES)
+        verified = draw(_VERIFIED_VALUES)
         if ok is not None:
             item["ok"] = ok
         if pinned is not None:

@@ -132,13 +132,15 @@ class Launcher:
         self.base = base
         self.apps = []
 
-    def start(self, slot="blue", state_dir=None, config_extra="", env=None, release_dir=None, **release):
-        """Starts app.py from release_dir, or from a fresh release with the given faults."""
+    def start(
+        self, slot="blue", state_dir=None, config_extra="", env=None, release_dir=None, *, level="debug", **release
+    ):
+        """Starts app.py from release_dir, or from a fresh release with the given faults; logs at level."""
         name = f"{slot}-{len(self.apps)}"
         release_dir = release_dir or write_release(self.base / name / "release", **release)
         state_dir = state_dir or self.base / "state"
         state_dir.mkdir(exist_ok=True)
-        config = write_config(release_dir.parent / "demo.ini", state_dir, extra=config_extra)
+        config = write_config(release_dir.parent / "demo.ini", state_dir, level=level, extra=config_extra)
         port = free_port()
         stderr_path = release_dir.parent / "stderr.log"
         with open(stderr_path, "wb") as stderr:

@@ -47,6 +47,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 venv:  ## the controller's virtualenv, made again when another interpreter than $(PYTHON) made it
+	@$(PYTHON) -c 'import venv' 2>/dev/null || { echo "PYTHON=$(PYTHON): not a Python with venv; $(VENV) left as it is" >&2; exit 2; }
 	@made_by=$$(sed -n 's/^executable = //p' $(VENV)/pyvenv.cfg 2>/dev/null || true); \
 	if [[ -n $$made_by && $$(readlink -f "$$made_by") != $$(readlink -f $(PYTHON)) ]]; then \
 	  echo "$(VENV) was made by $$made_by, not $(PYTHON): making it again"; rm -rf $(VENV); \
